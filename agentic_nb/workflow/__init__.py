@@ -1,0 +1,109 @@
+"""The workflow layer: executors, edges, builder, runner and events.
+
+Example::
+
+    >>> from agentic_nb.workflow import WorkflowBuilder, WorkflowContext, executor
+    >>> @executor
+    ... def hello(name: str, ctx: WorkflowContext[None, str]) -> None:
+    ...     ctx.yield_output(f"hello {name}")
+    >>> WorkflowBuilder(start=hello).build().run_sync("you").outputs
+    ['hello you']
+"""
+
+from ._builder import WorkflowBuilder, WorkflowBuilderWarning
+from ._codec import CodecError, register_checkpoint_type
+from ._context import Attempt, ExecutorError, WorkflowContext
+from ._edges import Case, Default, DirectEdge, EdgeGroup, FanInEdge, FanOutEdge, SwitchEdge
+from ._errors import (
+    ExecutorTimeout,
+    RequestError,
+    RoutingError,
+    RunStateError,
+    WorkflowError,
+    WorkflowValidationError,
+)
+from ._events import (
+    AgentRunUpdate,
+    CheckpointSaved,
+    Custom,
+    EventLog,
+    ExecutorCompleted,
+    ExecutorFailed,
+    ExecutorInvoked,
+    FanInWaiting,
+    Log,
+    MessageSent,
+    MessageUndelivered,
+    Output,
+    RequestAnswered,
+    RequestInfo,
+    SuperstepCompleted,
+    SuperstepStarted,
+    WorkflowCompleted,
+    WorkflowEvent,
+    WorkflowFailed,
+    WorkflowStarted,
+)
+from ._executor import Executor, ExecutorKind, FunctionExecutor, RetryPolicy, executor, handler
+from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
+from ._runner import Run, WorkflowCancelled
+from ._subworkflow import SubWorkflowError, WorkflowExecutor
+from ._workflow import Workflow
+
+__all__ = [
+    "AgentRunUpdate",
+    "Attempt",
+    "Case",
+    "CheckpointSaved",
+    "CodecError",
+    "Custom",
+    "Default",
+    "DirectEdge",
+    "EdgeGroup",
+    "EventLog",
+    "Executor",
+    "ExecutorCompleted",
+    "ExecutorError",
+    "ExecutorFailed",
+    "ExecutorInvoked",
+    "ExecutorKind",
+    "ExecutorTimeout",
+    "FanInEdge",
+    "FanInWaiting",
+    "FanOutEdge",
+    "FunctionExecutor",
+    "Log",
+    "MessageSent",
+    "MessageUndelivered",
+    "Output",
+    "PendingRequestInfo",
+    "QueuedMessage",
+    "RequestAnswered",
+    "RequestError",
+    "RequestInfo",
+    "RetryPolicy",
+    "RoutingError",
+    "Run",
+    "RunStateError",
+    "StepReport",
+    "SubWorkflowError",
+    "SuperstepCompleted",
+    "SuperstepStarted",
+    "SwitchEdge",
+    "Workflow",
+    "WorkflowBuilder",
+    "WorkflowBuilderWarning",
+    "WorkflowCancelled",
+    "WorkflowCompleted",
+    "WorkflowContext",
+    "WorkflowError",
+    "WorkflowEvent",
+    "WorkflowExecutor",
+    "WorkflowFailed",
+    "WorkflowResult",
+    "WorkflowStarted",
+    "WorkflowValidationError",
+    "executor",
+    "handler",
+    "register_checkpoint_type",
+]

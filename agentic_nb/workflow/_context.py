@@ -1,0 +1,275 @@
+"""WorkflowContext: what a handler uses to talk to the rest of the workflow."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Awaitable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._events import Custom, Log, Output, WorkflowEvent
+from ._typing import matcher_for, type_name
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as _TV
+
+    from ._runner import Run
+
+    M = _TV("M", default=Any)
+    O = _TV("O", default=Any)  # noqa: E741
+else:
+    M = TypeVar("M")
+    O = TypeVar("O")  # noqa: E741
+
+T = TypeVar("T")
+
+
+class _Done:
+    """An awaitable that has already done its work (so sync handlers need no await)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return "<done>"
+
+
+DONE = _Done()
+
+
+class _Ready(Generic[T]):
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.value
+        yield  # pragma: no cover - makes this a generator
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One earlier invocation of an executor in this run (``ctx.previous_attempts``)."""
+
+    superstep: int
+    attempt: int
+    message_type: str
+    status: str  # "completed" | "failed" | "waiting"
+    duration_ms: float
+    error: ExecutorError | None = None
+
+
+@dataclass(frozen=True)
+class ExecutorError:
+    """A failure of an earlier invocation (``ctx.previous_errors``)."""
+
+    executor_id: str
+    superstep: int
+    attempt: int
+    error_type: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.error_type}: {self.message}"
+
+
+class PendingRequest(BaseException):
+    """Raised inside a handler by ``request_info`` when no answer is recorded yet.
+
+    The runner catches it: the delivery is suspended and re-run, with recorded
+    answers replayed, once the request is answered. Do not catch it.
+    """
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
+
+
+class WorkflowContext(Generic[M, O]):
+    """Handed to every handler: send messages, yield outputs, emit events, share state.
+
+    ``WorkflowContext[M, O]``: ``M`` is what the handler sends along edges, ``O``
+    what it yields as workflow output. Every method works from async handlers
+    (``await ctx.send_message(x)``) and sync ones (``ctx.send_message(x)``).
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor(id="count")
+        ... def count(text: str, ctx: WorkflowContext[None, int]) -> None:
+        ...     ctx.set_state("seen", text)
+        ...     ctx.yield_output(len(text))
+        >>> WorkflowBuilder(start=count).build().run_sync("four").outputs
+        [4]
+    """
+
+    __slots__ = (
+        "_attempt",
+        "_buffer_events",
+        "_calls",
+        "_delivery",
+        "_events",
+        "_executor",
+        "_messages",
+        "_outputs",
+        "_run",
+        "_slot",
+        "_state_writes",
+        "_threaded",
+    )
+
+    def __class_getitem__(cls, params: Any) -> Any:
+        if not isinstance(params, tuple):
+            params = (params, Any)
+        return super().__class_getitem__(params)  # type: ignore[misc]
+
+    def __init__(
+        self,
+        run: Run,
+        executor_id: str,
+        delivery: Any,
+        attempt: int,
+        threaded: bool,
+        slot: Any = None,
+    ) -> None:
+        self._run = run
+        self._slot = slot
+        self._executor = executor_id
+        self._delivery = delivery
+        self._attempt = attempt
+        self._threaded = threaded
+        self._messages: list[tuple[Any, str | None]] = []
+        self._outputs: list[Any] = []
+        self._events: list[WorkflowEvent] = []
+        self._state_writes: dict[str, Any] | None = None
+        self._calls = 0
+
+    # ------------------------------------------------------------ identity
+    @property
+    def executor_id(self) -> str:
+        return self._executor
+
+    @property
+    def run_id(self) -> str:
+        return self._run.run_id
+
+    @property
+    def superstep(self) -> int:
+        return self._run.superstep
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first try of this delivery, 2 for the first retry, ..."""
+        return self._attempt
+
+    @property
+    def source_id(self) -> str | None:
+        """The executor that sent the message being handled (``None`` for the start input)."""
+        src: str | None = self._delivery.source
+        return src
+
+    @property
+    def previous_attempts(self) -> list[Attempt]:
+        """Every earlier invocation of this executor in this run, oldest first."""
+        return list(self._run._attempts.get(self._executor, ()))
+
+    @property
+    def previous_errors(self) -> list[ExecutorError]:
+        """Errors of earlier failed invocations of this executor in this run."""
+        return [a.error for a in self._run._attempts.get(self._executor, ()) if a.error]
+
+    # -------------------------------------------------------- communication
+    def send_message(self, message: M, target: str | None = None) -> Awaitable[None]:
+        """Send ``message`` along this executor's outgoing edges (delivered next superstep).
+
+        ``target`` restricts delivery to one connected executor id.
+        """
+        if target is not None:
+            self._run._check_target(self._executor, target)
+        self._messages.append((message, target))
+        return DONE
+
+    def yield_output(self, output: O) -> Awaitable[None]:
+        """Produce a workflow output (``result.outputs``)."""
+        self._outputs.append(output)
+        self._emit(Output(data=output))
+        return DONE
+
+    def add_event(self, event: WorkflowEvent | Any) -> Awaitable[None]:
+        """Emit a custom event (a :class:`WorkflowEvent` subclass, or any object)."""
+        if not isinstance(event, WorkflowEvent):
+            event = Custom(name=type(event).__name__, data=event)
+        self._emit(event)
+        return DONE
+
+    def log(self, level: str, text: str) -> Awaitable[None]:
+        """Emit a :class:`Log` event (``level``: debug, info, warning, error)."""
+        self._emit(Log(level=str(level).lower(), message=str(text)))
+        return DONE
+
+    def _emit(self, event: WorkflowEvent) -> None:
+        if self._threaded:
+            self._events.append(event)
+        else:
+            self._run._emit(event, self._executor)
+
+    # ---------------------------------------------------------------- state
+    def get_state(self, key: str, default: Any = None) -> Any:
+        """Shared state committed before this superstep (plus this handler's own writes)."""
+        if self._state_writes is not None and key in self._state_writes:
+            return self._state_writes[key]
+        earlier = self._slot.state_writes if self._slot is not None else None
+        if earlier and key in earlier:
+            return earlier[key]
+        return self._run._state.get(key, default)
+
+    def set_state(self, key: str, value: Any) -> Awaitable[None]:
+        """Write shared state; committed at the barrier, visible from the next superstep."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(
+                f"executor {self._executor!r}: state keys must be non-empty strings, got {key!r}"
+            )
+        if self._state_writes is None:
+            self._state_writes = {}
+        self._state_writes[key] = value
+        return DONE
+
+    # ----------------------------------------------------- human in the loop
+    def request_info(
+        self,
+        request: Any,
+        *,
+        response_type: type[T] = Any,  # type: ignore[assignment]
+    ) -> Awaitable[T]:
+        """Ask the outside world for a value of ``response_type`` and wait for it.
+
+        The run's status becomes ``waiting`` until ``run.respond(request_id, value)``.
+        The handler is then run again from its start with recorded answers
+        replayed in call order, so code before ``request_info`` must be
+        idempotent. In a sync handler the answer is returned directly.
+        """
+        index = self._calls
+        self._calls += 1
+        answer = self._run._request_answer(self, index, request, response_type)
+        if self._threaded:
+            return answer
+        return _Ready(answer)
+
+    def __repr__(self) -> str:
+        return f"WorkflowContext(executor={self._executor!r}, superstep={self.superstep})"
+
+
+def check_response(value: Any, response_type: Any, where: str) -> None:
+    if response_type is Any or response_type is object:
+        return
+    if not matcher_for(response_type)(value):
+        raise TypeError(
+            f"{where} expects a response of type {type_name(response_type)}, "
+            f"got {type(value).__name__}: {value!r:.80}"
+        )
+
+
+_ = typing  # keep typing imported for get_type_hints of string annotations

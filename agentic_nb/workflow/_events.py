@@ -1,0 +1,371 @@
+"""Typed workflow events and the per-run event log.
+
+Every event carries ``run_id``, ``seq`` (monotonic within a run), ``ts`` (UTC
+epoch seconds), ``superstep`` and ``executor_id`` (``None`` for run-level events).
+The runner fills those fields when the event is emitted, so user-defined events
+only declare their own fields::
+
+    from dataclasses import dataclass
+    from agentic_nb import WorkflowEvent
+
+    @dataclass
+    class Progress(WorkflowEvent):
+        percent: int = 0
+
+    Progress(percent=50).type  # 'Progress'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
+
+if TYPE_CHECKING:
+    import pandas
+
+E = TypeVar("E", bound="WorkflowEvent")
+
+PREVIEW_CHARS = 120
+
+
+@dataclass(kw_only=True, eq=False)
+class WorkflowEvent:
+    """Base class of every event a run emits (subclass it for custom events).
+
+    Example::
+
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Heartbeat(WorkflowEvent):
+        ...     beat: int = 0
+        >>> Heartbeat(beat=1).type
+        'Heartbeat'
+    """
+
+    type: ClassVar[str] = "WorkflowEvent"
+
+    run_id: str = ""
+    seq: int = -1
+    ts: float = 0.0
+    superstep: int = -1
+    executor_id: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type" not in cls.__dict__:
+            cls.type = cls.__name__
+
+    def to_record(self) -> dict[str, Any]:
+        """A flat, JSON-friendly dict of this event (payloads shown as previews)."""
+        rec: dict[str, Any] = {"type": self.type}
+        for f in fields(self):
+            rec[f.name] = _plain(getattr(self, f.name))
+        return rec
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            if f.name in ("run_id", "ts"):
+                continue
+            parts.append(f"{f.name}={_preview(getattr(self, f.name), 40)}")
+        return f"{self.type}({', '.join(parts)})"
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)) and all(
+        v is None or isinstance(v, (str, int, float, bool)) for v in value
+    ):
+        return list(value)
+    return _preview(value, PREVIEW_CHARS)
+
+
+def _preview(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def payload_sha256(payload: Any) -> str:
+    """Stable sha256 of a message payload (canonical JSON when possible, else repr)."""
+    try:
+        raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_jsonish)
+    except (TypeError, ValueError):
+        raw = repr(payload)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _jsonish(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if hasattr(value, "__dataclass_fields__"):
+        return {f: getattr(value, f) for f in value.__dataclass_fields__}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    raise TypeError
+
+
+# ---------------------------------------------------------------- run level
+
+
+@dataclass(kw_only=True, eq=False)
+class WorkflowStarted(WorkflowEvent):
+    """The run began (emitted once, before superstep 0)."""
+
+    workflow: str = ""
+    start_executor: str = ""
+    input_type: str = ""
+
+
+@dataclass(kw_only=True, eq=False)
+class WorkflowCompleted(WorkflowEvent):
+    """The run reached a terminal or waiting state without failure."""
+
+    status: str = "completed"
+    supersteps: int = 0
+    duration_ms: float = 0.0
+
+
+@dataclass(kw_only=True, eq=False)
+class WorkflowFailed(WorkflowEvent):
+    """The run failed: an executor exhausted its retries, or ``max_supersteps`` was hit."""
+
+    error_type: str = ""
+    error_message: str = ""
+    status: str = "failed"
+
+
+@dataclass(kw_only=True, eq=False)
+class SuperstepStarted(WorkflowEvent):
+    """A superstep begins; ``executors`` lists who has deliveries, in execution order."""
+
+    executors: list[str] = field(default_factory=list)
+    deliveries: int = 0
+
+
+@dataclass(kw_only=True, eq=False)
+class SuperstepCompleted(WorkflowEvent):
+    """The barrier was reached and the superstep's effects were committed."""
+
+    duration_ms: float = 0.0
+    messages_sent: int = 0
+
+
+# ------------------------------------------------------------ executor level
+
+
+@dataclass(kw_only=True, eq=False)
+class ExecutorInvoked(WorkflowEvent):
+    """A handler is about to run on one delivered message."""
+
+    attempt: int = 1
+    message_type: str = ""
+    source_id: str | None = None
+
+
+@dataclass(kw_only=True, eq=False)
+class ExecutorCompleted(WorkflowEvent):
+    """A handler returned normally."""
+
+    attempt: int = 1
+    duration_ms: float = 0.0
+
+
+@dataclass(kw_only=True, eq=False)
+class ExecutorFailed(WorkflowEvent):
+    """A handler raised (or timed out); ``will_retry`` tells whether it runs again."""
+
+    attempt: int = 1
+    error_type: str = ""
+    error_message: str = ""
+    will_retry: bool = False
+    duration_ms: float = 0.0
+
+
+@dataclass(kw_only=True, eq=False)
+class MessageSent(WorkflowEvent):
+    """A message was routed along an edge; it is delivered in the next superstep.
+
+    ``sha256`` is computed from the payload on first access, off the hot path.
+    """
+
+    source_id: str = ""
+    target_id: str = ""
+    edge: str = ""
+    payload_type: str = ""
+    payload: Any = None
+
+    @property
+    def sha256(self) -> str:
+        cached = self.__dict__.get("_sha256")
+        if cached is None:
+            cached = payload_sha256(self.payload)
+            self.__dict__["_sha256"] = cached
+        return cached
+
+    def to_record(self) -> dict[str, Any]:
+        rec = super().to_record()
+        rec["sha256"] = self.sha256
+        return rec
+
+
+@dataclass(kw_only=True, eq=False)
+class MessageUndelivered(WorkflowEvent):
+    """A sent message that no edge carried.
+
+    ``reason`` is ``"no_route"`` (no outgoing edge's target accepts the type: an
+    error) or ``"filtered"`` (conditions / switch / selection chose no target).
+    """
+
+    source_id: str = ""
+    payload_type: str = ""
+    candidates: list[str] = field(default_factory=list)
+    reason: str = "no_route"
+    detail: str = ""
+    payload: Any = None
+
+
+@dataclass(kw_only=True, eq=False)
+class Output(WorkflowEvent):
+    """A value passed to ``ctx.yield_output`` (visible to the caller)."""
+
+    data: Any = None
+
+
+@dataclass(kw_only=True, eq=False)
+class Log(WorkflowEvent):
+    """A ``ctx.log(level, text)`` line."""
+
+    level: str = "info"
+    message: str = ""
+
+
+@dataclass(kw_only=True, eq=False)
+class Custom(WorkflowEvent):
+    """Wraps a non-event object given to ``ctx.add_event``."""
+
+    name: str = ""
+    data: Any = None
+
+
+@dataclass(kw_only=True, eq=False)
+class RequestInfo(WorkflowEvent):
+    """An executor asked for outside input (``ctx.request_info``); the run waits."""
+
+    request_id: str = ""
+    request: Any = None
+    response_type: str = ""
+
+
+@dataclass(kw_only=True, eq=False)
+class RequestAnswered(WorkflowEvent):
+    """A pending request received its response."""
+
+    request_id: str = ""
+    response: Any = None
+
+
+@dataclass(kw_only=True, eq=False)
+class CheckpointSaved(WorkflowEvent):
+    """A checkpoint was written at a superstep boundary."""
+
+    checkpoint_id: str = ""
+
+
+@dataclass(kw_only=True, eq=False)
+class AgentRunUpdate(WorkflowEvent):
+    """A streamed chunk from an agent running inside the workflow."""
+
+    text: str = ""
+    data: Any = None
+
+
+@dataclass(kw_only=True, eq=False)
+class FanInWaiting(WorkflowEvent):
+    """The run went idle while a fan-in still waits on some of its sources."""
+
+    edge: str = ""
+    target_id: str = ""
+    waiting_on: list[str] = field(default_factory=list)
+    buffered: dict[str, int] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------- the log
+
+
+class EventLog(Iterable[WorkflowEvent]):
+    """The ordered events of one run (``run.events`` / ``result.events``).
+
+    Example::
+
+        >>> log = EventLog()
+        >>> len(log)
+        0
+    """
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: Iterable[WorkflowEvent] = ()) -> None:
+        self._events: list[WorkflowEvent] = list(events)
+
+    def append(self, event: WorkflowEvent) -> None:
+        self._events.append(event)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[WorkflowEvent]:
+        return iter(self._events)
+
+    @overload
+    def __getitem__(self, index: int) -> WorkflowEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[WorkflowEvent]: ...
+    def __getitem__(self, index: int | slice) -> WorkflowEvent | list[WorkflowEvent]:
+        return self._events[index]
+
+    def __repr__(self) -> str:
+        return f"EventLog({len(self._events)} events)"
+
+    def of_type(self, cls: type[E]) -> list[E]:
+        """Events that are instances of ``cls``."""
+        return [e for e in self._events if isinstance(e, cls)]
+
+    def by_seq(self, seq: int) -> WorkflowEvent:
+        """The event with sequence number ``seq`` (full payload included)."""
+        lo, hi = 0, len(self._events) - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            s = self._events[mid].seq
+            if s == seq:
+                return self._events[mid]
+            if s < seq:
+                lo = mid + 1
+            else:
+                hi = mid - 1
+        for e in self._events:
+            if e.seq == seq:
+                return e
+        raise KeyError(f"no event with seq={seq} in this run ({len(self._events)} events)")
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One plain dict per event, ready for ``pandas.DataFrame``."""
+        return [e.to_record() for e in self._events]
+
+    def to_dataframe(self) -> pandas.DataFrame:
+        """One row per event (requires the ``notebook`` extra)."""
+        from agentic_nb._optional import require
+
+        require("pandas", "notebook")
+        from agentic_nb.notebook import events_to_dataframe
+
+        return events_to_dataframe(self._events)
+
+
+def utc(ts: float) -> datetime:
+    """Convert an event ``ts`` to an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, UTC)

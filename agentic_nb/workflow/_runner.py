@@ -1,0 +1,892 @@
+"""The superstep runner: one :class:`Run` per execution of a workflow.
+
+A superstep delivers every queued message, runs every executor that has
+deliveries (concurrently across executors, one delivery at a time within an
+executor), waits for all of them at the barrier, then commits their effects in
+executor registration order: shared-state writes, outputs, and routing of sent
+messages, which become the next superstep's deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+import warnings
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._context import (
+    Attempt,
+    ExecutorError,
+    PendingRequest,
+    WorkflowContext,
+    check_response,
+)
+from ._edges import FanInEdge, FanInState
+from ._errors import ExecutorTimeout, RequestError, RoutingError
+from ._events import (
+    EventLog,
+    ExecutorCompleted,
+    ExecutorFailed,
+    ExecutorInvoked,
+    FanInWaiting,
+    MessageSent,
+    MessageUndelivered,
+    Output,
+    RequestAnswered,
+    RequestInfo,
+    SuperstepCompleted,
+    SuperstepStarted,
+    WorkflowCompleted,
+    WorkflowEvent,
+    WorkflowFailed,
+    WorkflowStarted,
+)
+from ._executor import Executor, HandlerSpec
+from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
+from ._typing import type_name
+
+if TYPE_CHECKING:
+    from ._workflow import Workflow
+
+EventListener = Callable[[WorkflowEvent], None]
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+class WorkflowCancelled(WorkflowFailed):
+    """The run was cancelled with ``run.cancel()``."""
+
+    type = "WorkflowCancelled"
+
+
+class Delivery:
+    """A message queued for one executor."""
+
+    __slots__ = ("edge", "message", "source", "target")
+
+    def __init__(self, target: int, message: Any, source: str | None, edge: str | None) -> None:
+        self.target = target
+        self.message = message
+        self.source = source
+        self.edge = edge
+
+
+class _Slot:
+    """One executor's share of an open superstep: its deliveries and their effects."""
+
+    __slots__ = (
+        "deliveries",
+        "done",
+        "executor",
+        "failed",
+        "index",
+        "messages",
+        "next",
+        "outputs",
+        "request_ids",
+        "state_writes",
+        "waiting",
+    )
+
+    def __init__(self, index: int, executor: Executor, deliveries: list[Delivery]) -> None:
+        self.index = index
+        self.executor = executor
+        self.deliveries = deliveries
+        self.next = 0
+        self.messages: list[tuple[Any, str | None]] = []
+        self.outputs: list[Any] = []
+        self.state_writes: dict[str, Any] | None = None
+        self.waiting: str | None = None
+        self.failed: BaseException | None = None
+        self.done = False
+        # (delivery position, request_info call index) -> request id, kept across replays.
+        self.request_ids: dict[tuple[int, int], str] = {}
+
+
+@dataclass
+class _PendingReq:
+    request_id: str
+    executor_id: str
+    request: Any
+    response_type: Any
+    superstep: int
+
+
+@dataclass
+class _OpenSuperstep:
+    number: int
+    slots: list[_Slot]
+    started: float
+    event_start: int
+    ran: list[str] = field(default_factory=list)
+
+
+class Run:
+    """One execution of a :class:`Workflow`: step it, drive it, inspect it.
+
+    Create with ``wf.start(input)``. Nothing runs until ``await run.step()`` (one
+    superstep) or ``await run.until_idle()`` (until completed, waiting for
+    input, failed or cancelled).
+
+    Example::
+
+        >>> import asyncio
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... async def shout(text: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     await ctx.yield_output(text.upper() + "!")
+        >>> run = WorkflowBuilder(start=shout).build().start("hi")
+        >>> report = asyncio.run(run.step())
+        >>> run.status, run.outputs
+        ('completed', ['HI!'])
+    """
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        *,
+        run_id: str | None = None,
+        event_sinks: Iterable[Any] = (),
+    ) -> None:
+        self.workflow = workflow
+        self.run_id: str = run_id or uuid.uuid4().hex[:16]
+        self.status: str = "created"
+        self.superstep: int = 0
+        self.outputs: list[Any] = []
+        self.error: str | None = None
+        self.diagnostics: list[str] = []
+        self.events = EventLog()
+        self._event_list = self.events._events
+        self._seq = 0
+        self._state: dict[str, Any] = {}
+        self._pending: dict[int, list[Delivery]] = {}
+        self._fanin: dict[str, FanInState] = {
+            g.id: FanInState(g, g.new_buffers()) for g in workflow._fan_ins
+        }
+        self._attempts: dict[str, list[Attempt]] = {}
+        self._open: _OpenSuperstep | None = None
+        self._requests: dict[str, _PendingReq] = {}
+        self._answers: dict[str, Any] = {}
+        self._listeners: list[EventListener] = []
+        self._sinks: list[Any] = []
+        for sink in (*workflow.event_sinks, *event_sinks):
+            self.add_sink(sink)
+        self._lock: asyncio.Lock | None = None
+        self._driver: asyncio.Task[Any] | None = None
+        self._children: list[asyncio.Task[Any]] = []
+        self._cancel_requested = False
+        self._t0 = time.perf_counter()
+        self._t_end: float | None = None
+
+    # ------------------------------------------------------------------ setup
+    def add_sink(self, sink: Any) -> None:
+        """Attach an event sink: a callable, or an object with ``emit(event)``."""
+        emit = getattr(sink, "emit", None)
+        listener = emit if callable(emit) else sink
+        if not callable(listener):
+            raise TypeError(
+                f"event sink {sink!r} is neither callable nor has an emit(event) method"
+            )
+        self._sinks.append(sink)
+        self._listeners.append(listener)
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every future event; returns an unsubscribe function."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _begin(self, message: Any) -> None:
+        wf = self.workflow
+        start = wf._executors[wf._start_index]
+        if start.find_handler(message) is None:
+            accepted = ", ".join(h.input_name for h in start.handlers) or "nothing"
+            raise TypeError(
+                f"workflow {wf.name!r}: start executor {start.id!r} accepts {accepted}, "
+                f"not {type(message).__name__}; pass an input of an accepted type"
+            )
+        self._emit(
+            WorkflowStarted(
+                workflow=wf.name, start_executor=start.id, input_type=type(message).__name__
+            ),
+            None,
+        )
+        self._pending = {wf._start_index: [Delivery(wf._start_index, message, None, None)]}
+
+    # ----------------------------------------------------------------- events
+    def _emit(self, event: WorkflowEvent, executor_id: str | None) -> None:
+        event.run_id = self.run_id
+        event.seq = self._seq
+        self._seq += 1
+        event.ts = time.time()
+        event.superstep = self.superstep
+        event.executor_id = executor_id
+        self._event_list.append(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception as exc:  # a broken sink must not break the run
+                warnings.warn(
+                    f"event listener {listener!r} raised {type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+
+    # ------------------------------------------------------------- inspection
+    @property
+    def pending_requests(self) -> list[PendingRequestInfo]:
+        """Requests from ``ctx.request_info`` still waiting for ``run.respond``."""
+        return [
+            PendingRequestInfo(
+                request_id=r.request_id,
+                executor_id=r.executor_id,
+                request=r.request,
+                response_type=r.response_type,
+                superstep=r.superstep,
+            )
+            for r in self._requests.values()
+        ]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """A copy of the committed shared state."""
+        return dict(self._state)
+
+    def queued_messages(self) -> list[QueuedMessage]:
+        """What the next superstep will deliver (or what the open one still has to run)."""
+        ex = self.workflow._executors
+        out: list[QueuedMessage] = []
+        if self._open is not None:
+            for slot in self._open.slots:
+                for d in slot.deliveries[slot.next :]:
+                    out.append(QueuedMessage(ex[d.target].id, d.source, d.edge, d.message))
+            return out
+        for idx in sorted(self._pending):
+            for d in self._pending[idx]:
+                out.append(QueuedMessage(ex[idx].id, d.source, d.edge, d.message))
+        return out
+
+    def fan_in_buffers(self) -> dict[str, dict[str, list[Any]]]:
+        """Messages buffered in each fan-in edge, per source."""
+        return {eid: {s: list(q) for s, q in st.buffers.items()} for eid, st in self._fanin.items()}
+
+    def result(self) -> WorkflowResult:
+        """A snapshot of the run as a :class:`WorkflowResult`."""
+        end = self._t_end if self._t_end is not None else time.perf_counter()
+        return WorkflowResult(
+            run_id=self.run_id,
+            status=self.status,
+            outputs=list(self.outputs),
+            events=self.events,
+            supersteps=self.superstep,
+            duration=end - self._t0,
+            error=self.error,
+            diagnostics=list(self.diagnostics),
+            pending_requests=self.pending_requests,
+            state=dict(self._state),
+        )
+
+    def can_progress(self) -> bool:
+        """True when ``step()`` would run something now."""
+        if self.status in TERMINAL:
+            return False
+        if self._open is not None:
+            return any(self._runnable(s) for s in self._open.slots)
+        return bool(self._pending) or self.status == "created"
+
+    def _runnable(self, slot: _Slot) -> bool:
+        if slot.done or slot.failed is not None:
+            return False
+        return slot.waiting is None or slot.waiting in self._answers
+
+    # ---------------------------------------------------------------- driving
+    async def step(self) -> StepReport:
+        """Run exactly one superstep (or continue the open one after answers)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            return await self._step_locked()
+
+    async def until_idle(self) -> WorkflowResult:
+        """Step until the run completes, fails, is cancelled or waits for input."""
+        while self.can_progress():
+            await self.step()
+        return self.result()
+
+    async def _step_locked(self) -> StepReport:
+        if self.status in TERMINAL:
+            return self._report(self.superstep, [], len(self._event_list))
+        self._driver = asyncio.current_task()
+        try:
+            return await self._step_inner()
+        except asyncio.CancelledError:
+            if self._cancel_requested:
+                self._finish_cancel()
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                return self._report(self.superstep, [], len(self._event_list))
+            raise
+        finally:
+            self._driver = None
+
+    async def _step_inner(self) -> StepReport:
+        wf = self.workflow
+        if self._open is None:
+            if not self._pending:
+                self._complete()
+                return self._report(self.superstep, [], len(self._event_list))
+            if self.superstep >= wf.max_supersteps:
+                queued = ", ".join(
+                    f"{wf._executors[i].id} ({len(d)})" for i, d in sorted(self._pending.items())
+                )
+                self._fail(
+                    "MaxSuperstepsReached",
+                    f"max_supersteps={wf.max_supersteps} reached with messages still queued "
+                    f"for: {queued}. Raise max_supersteps or check for a cycle without exit.",
+                )
+                return self._report(self.superstep, [], len(self._event_list))
+            self.status = "running"
+            pending = self._pending
+            self._pending = {}
+            execs = wf._executors
+            if len(pending) == 1:
+                ((idx, ds),) = pending.items()
+                slots = [_Slot(idx, execs[idx], ds)]
+            else:
+                slots = [_Slot(i, execs[i], pending[i]) for i in sorted(pending)]
+            self._open = _OpenSuperstep(
+                self.superstep, slots, time.perf_counter(), len(self._event_list)
+            )
+            self._emit(
+                SuperstepStarted(
+                    executors=[s.executor.id for s in slots],
+                    deliveries=sum(len(s.deliveries) for s in slots),
+                ),
+                None,
+            )
+        else:
+            self.status = "running"
+        open_ = self._open
+        runnable = [s for s in open_.slots if self._runnable(s)]
+        for s in runnable:
+            s.waiting = None
+            open_.ran.append(s.executor.id)
+        if len(runnable) == 1:
+            await self._drive(runnable[0])
+        elif runnable:
+            tasks = [asyncio.ensure_future(self._drive(s)) for s in runnable]
+            self._children = tasks
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+            finally:
+                self._children = []
+        return self._after_drive(open_)
+
+    def _after_drive(self, open_: _OpenSuperstep) -> StepReport:
+        number = open_.number
+        failed = [s for s in open_.slots if s.failed is not None]
+        waiting = [s for s in open_.slots if s.waiting is not None]
+        if waiting and not failed:
+            self.status = "waiting"
+            return self._report(number, open_.ran, open_.event_start)
+        self._barrier(open_)
+        if failed:
+            first = failed[0]
+            err = first.failed
+            assert err is not None
+            self._fail(
+                type(err).__name__,
+                f"executor {first.executor.id!r} failed in superstep {number}: "
+                f"{type(err).__name__}: {err}",
+            )
+        elif not self._pending and not self._requests:
+            self._complete()
+        return self._report(number, open_.ran, open_.event_start)
+
+    def _barrier(self, open_: _OpenSuperstep) -> None:
+        sent = 0
+        for slot in open_.slots:
+            if slot.state_writes:
+                self._state.update(slot.state_writes)
+            if slot.outputs:
+                self.outputs.extend(slot.outputs)
+            if slot.messages:
+                src = slot.executor.id
+                for message, target in slot.messages:
+                    sent += self._route(src, message, target)
+        if self._fanin:
+            sent += self._fire_fan_ins()
+        self._open = None
+        self._emit(
+            SuperstepCompleted(
+                duration_ms=(time.perf_counter() - open_.started) * 1000.0, messages_sent=sent
+            ),
+            None,
+        )
+        self.superstep += 1
+        self._after_superstep()
+
+    def _after_superstep(self) -> None:
+        """Hook for durable runs (checkpoints); the in-memory run does nothing here."""
+
+    async def _drive(self, slot: _Slot) -> None:
+        deliveries = slot.deliveries
+        while slot.next < len(deliveries):
+            if not await self._invoke(slot, deliveries[slot.next]):
+                return
+            slot.next += 1
+        slot.done = True
+
+    async def _invoke(self, slot: _Slot, d: Delivery) -> bool:
+        ex = slot.executor
+        spec = ex.find_handler(d.message)
+        if spec is None:  # routing checked this; an executor may have changed its handlers
+            slot.failed = TypeError(
+                f"executor {ex.id!r} has no handler for {type(d.message).__name__}"
+            )
+            return False
+        history = self._attempts.get(ex.id)
+        if history is None:
+            history = self._attempts[ex.id] = []
+        attempt = 0
+        while True:
+            attempt += 1
+            ctx: WorkflowContext[Any, Any] = WorkflowContext(
+                self, ex.id, d, attempt, not spec.is_async, slot
+            )
+            self._emit(
+                ExecutorInvoked(
+                    attempt=attempt, message_type=type(d.message).__name__, source_id=d.source
+                ),
+                ex.id,
+            )
+            t0 = time.perf_counter()
+            try:
+                await self._call(ex, spec, d.message, ctx)
+            except PendingRequest as pending:
+                self._flush(ctx, ex.id)
+                dur = (time.perf_counter() - t0) * 1000.0
+                history.append(
+                    Attempt(self.superstep, attempt, type(d.message).__name__, "waiting", dur)
+                )
+                slot.waiting = pending.request_id
+                return False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._flush(ctx, ex.id)
+                dur = (time.perf_counter() - t0) * 1000.0
+                error = ExecutorError(ex.id, self.superstep, attempt, type(exc).__name__, str(exc))
+                history.append(
+                    Attempt(self.superstep, attempt, type(d.message).__name__, "failed", dur, error)
+                )
+                retry = ex.retry.should_retry(exc, attempt)
+                self._emit(
+                    ExecutorFailed(
+                        attempt=attempt,
+                        error_type=type(exc).__name__,
+                        error_message=str(exc),
+                        will_retry=retry,
+                        duration_ms=dur,
+                    ),
+                    ex.id,
+                )
+                if retry:
+                    delay = ex.retry.delay(attempt)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    continue
+                slot.failed = exc
+                return False
+            dur = (time.perf_counter() - t0) * 1000.0
+            if ctx._events:
+                self._flush(ctx, ex.id)
+            history.append(
+                Attempt(self.superstep, attempt, type(d.message).__name__, "completed", dur)
+            )
+            if ctx._messages:
+                slot.messages.extend(ctx._messages)
+            if ctx._outputs:
+                slot.outputs.extend(ctx._outputs)
+                for out in ctx._outputs:
+                    self._emit(Output(data=out), ex.id)
+            if ctx._state_writes:
+                if slot.state_writes is None:
+                    slot.state_writes = {}
+                slot.state_writes.update(ctx._state_writes)
+            self._emit(ExecutorCompleted(attempt=attempt, duration_ms=dur), ex.id)
+            return True
+
+    async def _call(
+        self, ex: Executor, spec: HandlerSpec, message: Any, ctx: WorkflowContext[Any, Any]
+    ) -> None:
+        fn = spec.func
+        args: tuple[Any, ...]
+        if spec.bound:
+            args = (ex, message, ctx) if spec.takes_ctx else (ex, message)
+        else:
+            args = (message, ctx) if spec.takes_ctx else (message,)
+        timeout = ex.timeout
+        if spec.is_async:
+            if timeout is None:
+                await fn(*args)
+                return
+            try:
+                async with asyncio.timeout(timeout):
+                    await fn(*args)
+            except TimeoutError as exc:
+                raise ExecutorTimeout(
+                    f"executor {ex.id!r} timed out after {timeout}s handling "
+                    f"{type(message).__name__}; raise its timeout or make the handler faster"
+                ) from exc
+            return
+        call = asyncio.to_thread(fn, *args)
+        if timeout is None:
+            await call
+            return
+        try:
+            await asyncio.wait_for(call, timeout)
+        except TimeoutError as exc:
+            raise ExecutorTimeout(
+                f"executor {ex.id!r} (sync handler) timed out after {timeout}s handling "
+                f"{type(message).__name__}; its thread keeps running until it returns"
+            ) from exc
+
+    def _flush(self, ctx: WorkflowContext[Any, Any], executor_id: str) -> None:
+        if ctx._events:
+            for ev in ctx._events:
+                self._emit(ev, executor_id)
+            ctx._events.clear()
+
+    # ---------------------------------------------------------------- routing
+    def _check_target(self, source: str, target: str) -> None:
+        if target not in self.workflow._targets_of.get(source, ()):
+            connected = sorted(self.workflow._targets_of.get(source, ()))
+            raise ValueError(
+                f"executor {source!r} sent a message to target={target!r}, but no edge connects "
+                f"{source!r} to {target!r} (connected targets: {connected}); add an edge or "
+                f"fix the target id"
+            )
+
+    def _route(self, source: str, message: Any, target: str | None) -> int:
+        wf = self.workflow
+        execs = wf._executors
+        index = wf._index
+        sent = 0
+        filtered = False
+        mismatched: list[str] = []
+        for group in wf._out.get(source, ()):
+            if type(group) is FanInEdge:
+                tgt = group.targets[0]
+                if target is not None and target != tgt:
+                    continue
+                if not execs[index[tgt]].can_handle([message]):
+                    mismatched.append(tgt)
+                    continue
+                self._fanin[group.id].buffers[source].append(message)
+                self._emit(
+                    MessageSent(
+                        source_id=source,
+                        target_id=tgt,
+                        edge=group.id,
+                        payload_type=type(message).__name__,
+                        payload=message,
+                    ),
+                    source,
+                )
+                sent += 1
+                continue
+            try:
+                chosen = group.choose(message)  # type: ignore[attr-defined]
+            except Exception as exc:
+                raise RoutingError(
+                    f"{group.describe()} raised {type(exc).__name__} while routing a "
+                    f"{type(message).__name__} from {source!r}: {exc}"
+                ) from exc
+            if len(chosen) < len(group.targets):
+                filtered = True
+            for tgt in chosen:
+                if target is not None and target != tgt:
+                    continue
+                ti = index[tgt]
+                if not execs[ti].can_handle(message):
+                    mismatched.append(tgt)
+                    continue
+                queue = self._pending.get(ti)
+                if queue is None:
+                    queue = self._pending[ti] = []
+                queue.append(Delivery(ti, message, source, group.id))
+                self._emit(
+                    MessageSent(
+                        source_id=source,
+                        target_id=tgt,
+                        edge=group.id,
+                        payload_type=type(message).__name__,
+                        payload=message,
+                    ),
+                    source,
+                )
+                sent += 1
+        if sent == 0:
+            self._undelivered(source, message, target, filtered, mismatched)
+        return sent
+
+    def _undelivered(
+        self, source: str, message: Any, target: str | None, filtered: bool, mismatched: list[str]
+    ) -> None:
+        wf = self.workflow
+        candidates = sorted(wf._targets_of.get(source, ()))
+        tname = type(message).__name__
+        if mismatched or not candidates:
+            if not candidates:
+                detail = (
+                    f"executor {source!r} sent a {tname} but has no outgoing edge; add an edge "
+                    f"from {source!r} or use ctx.yield_output for results"
+                )
+            else:
+                accepts = "; ".join(
+                    f"{t} accepts "
+                    + (", ".join(h.input_name for h in wf.executor(t).handlers) or "nothing")
+                    for t in dict.fromkeys(mismatched)
+                )
+                detail = (
+                    f"executor {source!r} sent a {tname} that no target can handle ({accepts}); "
+                    f"add a handler for {tname} or convert the message before sending"
+                )
+            reason = "no_route"
+            self.diagnostics.append(detail)
+        else:
+            reason = "filtered"
+            via = f" (target={target!r})" if target else ""
+            detail = (
+                f"every edge from {source!r} declined this {tname}{via}: conditions, switch "
+                f"cases or fan-out selection chose no target"
+            )
+        self._emit(
+            MessageUndelivered(
+                source_id=source,
+                payload_type=tname,
+                candidates=candidates,
+                reason=reason,
+                detail=detail,
+                payload=message,
+            ),
+            source,
+        )
+
+    def _fire_fan_ins(self) -> int:
+        fired = 0
+        wf = self.workflow
+        for eid, st in self._fanin.items():
+            while st.ready():
+                batch = st.pop()
+                ti = wf._index[st.edge.targets[0]]
+                queue = self._pending.get(ti)
+                if queue is None:
+                    queue = self._pending[ti] = []
+                queue.append(Delivery(ti, batch, ",".join(st.edge.sources), eid))
+                fired += 1
+        return fired
+
+    # ------------------------------------------------------- human in the loop
+    def _request_answer(
+        self, ctx: WorkflowContext[Any, Any], call: int, request: Any, response_type: Any
+    ) -> Any:
+        slot: _Slot = ctx._slot
+        key = (slot.next, call)
+        rid = slot.request_ids.get(key)
+        if rid is not None and rid in self._answers:
+            return self._answers[rid]
+        if rid is None:
+            rid = uuid.uuid4().hex
+            slot.request_ids[key] = rid
+            self._requests[rid] = _PendingReq(
+                rid, slot.executor.id, request, response_type, self.superstep
+            )
+            ctx._emit(
+                RequestInfo(request_id=rid, request=request, response_type=type_name(response_type))
+            )
+        raise PendingRequest(rid)
+
+    async def respond(self, request_id: str, value: Any, *, resume: bool = True) -> WorkflowResult:
+        """Answer a pending request; by default the run then continues until idle.
+
+        A value of the wrong type raises :class:`RequestError` and the request
+        stays pending. A dict given for a pydantic-model response type is validated
+        into the model.
+        """
+        value = self.answer(request_id, value)
+        if resume:
+            return await self.until_idle()
+        return self.result()
+
+    def answer(self, request_id: str, value: Any) -> Any:
+        """Record the answer to a pending request without running anything."""
+        req = self._requests.get(request_id)
+        if req is None:
+            if request_id in self._answers:
+                raise RequestError(
+                    f"request {request_id!r} of run {self.run_id!r} was already answered; "
+                    f"the first answer is kept"
+                )
+            pending = list(self._requests) or "none"
+            raise RequestError(
+                f"run {self.run_id!r} has no pending request {request_id!r} (pending: {pending})"
+            )
+        value = _coerce_response(value, req.response_type)
+        try:
+            check_response(
+                value, req.response_type, f"request {request_id!r} from {req.executor_id!r}"
+            )
+        except TypeError as exc:
+            raise RequestError(str(exc)) from None
+        del self._requests[request_id]
+        self._answers[request_id] = value
+        self._emit(RequestAnswered(request_id=request_id, response=value), req.executor_id)
+        if self.status == "waiting" and not self._requests:
+            self.status = "running"
+        return value
+
+    # ------------------------------------------------------------ termination
+    def _complete(self) -> None:
+        if self.status in TERMINAL:
+            return
+        for st in self._fanin.values():
+            if st.partial():
+                waiting = st.waiting_on()
+                buffered = {s: len(q) for s, q in st.buffers.items() if q}
+                msg = (
+                    f"fan-in {st.edge.id!r} into {st.edge.targets[0]!r} never fired: it holds "
+                    f"messages from {sorted(buffered)} but is still waiting on {waiting}"
+                )
+                self.diagnostics.append(msg)
+                self._emit(
+                    FanInWaiting(
+                        edge=st.edge.id,
+                        target_id=st.edge.targets[0],
+                        waiting_on=waiting,
+                        buffered=buffered,
+                    ),
+                    None,
+                )
+        self.status = "completed"
+        self._t_end = time.perf_counter()
+        self._emit(
+            WorkflowCompleted(
+                status="completed",
+                supersteps=self.superstep,
+                duration_ms=(self._t_end - self._t0) * 1000.0,
+            ),
+            None,
+        )
+
+    def _fail(self, error_type: str, message: str) -> None:
+        self.status = "failed"
+        self.error = message
+        self._t_end = time.perf_counter()
+        self._emit(WorkflowFailed(error_type=error_type, error_message=message), None)
+
+    def cancel(self) -> None:
+        """Stop the run now; the interrupted superstep is rolled back (nothing committed)."""
+        if self.status in TERMINAL:
+            return
+        self._cancel_requested = True
+        if self._driver is not None and not self._driver.done():
+            self._driver.cancel()
+        else:
+            self._finish_cancel()
+
+    def _finish_cancel(self) -> None:
+        if self._open is not None:
+            # Roll back: the open superstep's deliveries go back to the queue.
+            for slot in self._open.slots:
+                self._pending[slot.index] = slot.deliveries
+            self._open = None
+        self.status = "cancelled"
+        self.error = "cancelled by run.cancel()"
+        self._t_end = time.perf_counter()
+        self._emit(
+            WorkflowCancelled(error_type="Cancelled", error_message=self.error, status="cancelled"),
+            None,
+        )
+
+    # ---------------------------------------------------------------- streams
+    async def stream(self) -> AsyncIterator[WorkflowEvent]:
+        """Every event of this run (past ones first) while driving it until idle."""
+        queue: deque[WorkflowEvent] = deque(self._event_list)
+        wake = asyncio.Event()
+
+        def listener(ev: WorkflowEvent) -> None:
+            queue.append(ev)
+            wake.set()
+
+        self._listeners.append(listener)
+        driver = asyncio.ensure_future(self.until_idle())
+        driver.add_done_callback(lambda _t: wake.set())
+        try:
+            while True:
+                while queue:
+                    yield queue.popleft()
+                if driver.done():
+                    if queue:
+                        continue
+                    break
+                wake.clear()
+                if not queue and not driver.done():
+                    await wake.wait()
+            driver.result()
+        finally:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+            if not driver.done():
+                self.cancel()
+                driver.cancel()
+
+    def _report(self, number: int, ran: list[str], event_start: int) -> StepReport:
+        evs = self._event_list[event_start:]
+        return StepReport(
+            superstep=number,
+            executors=list(ran),
+            delivered=sum(1 for e in evs if type(e) is ExecutorCompleted),
+            messages=[e for e in evs if type(e) is MessageSent],
+            outputs=[e.data for e in evs if type(e) is Output],
+            events=evs,
+            status=self.status,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Run(workflow={self.workflow.name!r}, run_id={self.run_id!r}, "
+            f"status={self.status!r}, superstep={self.superstep}, outputs={len(self.outputs)})"
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from agentic_nb.workflow._display import run_mimebundle
+
+        return run_mimebundle(self)
+
+
+def _coerce_response(value: Any, response_type: Any) -> Any:
+    validate = getattr(response_type, "model_validate", None)
+    if validate is not None and isinstance(value, dict):
+        try:
+            return validate(value)
+        except Exception as exc:
+            raise RequestError(
+                f"response does not validate as {type_name(response_type)}: {exc}"
+            ) from None
+    return value

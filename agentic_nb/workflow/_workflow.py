@@ -1,0 +1,175 @@
+"""Workflow: an immutable, reusable graph of executors and edges."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from ._edges import EdgeGroup, FanInEdge, SwitchEdge
+from ._events import WorkflowEvent
+from ._executor import Executor
+from ._result import WorkflowResult
+from ._runner import Run
+
+
+class Workflow:
+    """A validated graph, built by :class:`WorkflowBuilder`. Immutable and reusable:
+    every ``run``/``start`` creates an independent :class:`Run`, so many runs of one
+    workflow may execute concurrently.
+
+    Example::
+
+        >>> import asyncio
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... async def echo(text: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     await ctx.yield_output(text)
+        >>> wf = WorkflowBuilder(name="echo", start=echo).build()
+        >>> asyncio.run(wf.run("hi")).outputs
+        ['hi']
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        executors: list[Executor],
+        edges: list[EdgeGroup],
+        start: str,
+        max_supersteps: int = 1000,
+        checkpoint_storage: Any = None,
+        checkpoint_every: int | None = 1,
+        event_sinks: Iterable[Any] = (),
+        description: str = "",
+        warnings: Iterable[str] = (),
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.max_supersteps = max_supersteps
+        self.checkpoint_storage = checkpoint_storage
+        self.checkpoint_every = checkpoint_every
+        self.event_sinks: tuple[Any, ...] = tuple(event_sinks)
+        self.warnings: tuple[str, ...] = tuple(warnings)
+        self._executors: tuple[Executor, ...] = tuple(executors)
+        self._index: dict[str, int] = {e.id: i for i, e in enumerate(self._executors)}
+        self._start_index = self._index[start]
+        self._edges: tuple[EdgeGroup, ...] = tuple(edges)
+        out: dict[str, list[EdgeGroup]] = {}
+        targets: dict[str, set[str]] = {}
+        for e in self._edges:
+            for s in e.sources:
+                out.setdefault(s, []).append(e)
+                targets.setdefault(s, set()).update(e.targets)
+        self._out: dict[str, tuple[EdgeGroup, ...]] = {k: tuple(v) for k, v in out.items()}
+        self._targets_of: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in targets.items()}
+        self._fan_ins: tuple[FanInEdge, ...] = tuple(
+            e for e in self._edges if isinstance(e, FanInEdge)
+        )
+        self.graph_hash: str = _graph_hash(self)
+
+    # ------------------------------------------------------------- structure
+    @property
+    def executors(self) -> tuple[Executor, ...]:
+        """Executors in registration order (the deterministic delivery order)."""
+        return self._executors
+
+    @property
+    def edges(self) -> tuple[EdgeGroup, ...]:
+        return self._edges
+
+    @property
+    def start_executor_id(self) -> str:
+        return self._executors[self._start_index].id
+
+    def executor(self, executor_id: str) -> Executor:
+        """The executor with this id (``KeyError`` naming the known ids otherwise)."""
+        try:
+            return self._executors[self._index[executor_id]]
+        except KeyError:
+            raise KeyError(
+                f"workflow {self.name!r} has no executor {executor_id!r}; "
+                f"known: {sorted(self._index)}"
+            ) from None
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly description of the graph (also what ``graph_hash`` hashes)."""
+        return {
+            "name": self.name,
+            "start": self.start_executor_id,
+            "executors": [
+                {"id": e.id, "class": type(e).__qualname__, "kind": e.kind.value}
+                for e in self._executors
+            ],
+            "edges": [
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "sources": list(e.sources),
+                    "targets": list(e.targets),
+                    "label": e.label,
+                    **(
+                        {"cases": list(e.case_labels), "default": e.default}
+                        if isinstance(e, SwitchEdge)
+                        else {}
+                    ),
+                }
+                for e in self._edges
+            ],
+        }
+
+    # ------------------------------------------------------------- execution
+    def start(
+        self, input: Any, *, run_id: str | None = None, event_sinks: Iterable[Any] = ()
+    ) -> Run:
+        """Create a :class:`Run` with ``input`` queued for the start executor (nothing runs yet)."""
+        run = Run(self, run_id=run_id, event_sinks=event_sinks)
+        run._begin(input)
+        return run
+
+    async def run(
+        self, input: Any, *, run_id: str | None = None, event_sinks: Iterable[Any] = ()
+    ) -> WorkflowResult:
+        """Run until completed, waiting for input, failed or cancelled."""
+        return await self.start(input, run_id=run_id, event_sinks=event_sinks).until_idle()
+
+    async def run_stream(
+        self, input: Any, *, run_id: str | None = None, event_sinks: Iterable[Any] = ()
+    ) -> AsyncIterator[WorkflowEvent]:
+        """Run and yield every event as it happens."""
+        run = self.start(input, run_id=run_id, event_sinks=event_sinks)
+        async for ev in run.stream():
+            yield ev
+
+    def run_sync(
+        self, input: Any, *, run_id: str | None = None, event_sinks: Iterable[Any] = ()
+    ) -> WorkflowResult:
+        """Blocking ``run`` for scripts and consoles; inside a running event loop
+        (e.g. a notebook cell without ``await``) it runs on a private thread."""
+        coro = self.run(input, run_id=run_id, event_sinks=event_sinks)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentic-run") as pool:
+            return pool.submit(asyncio.run, coro).result()
+
+    # ----------------------------------------------------------------- display
+    def __repr__(self) -> str:
+        return (
+            f"Workflow(name={self.name!r}, executors={len(self._executors)}, "
+            f"edges={len(self._edges)}, start={self.start_executor_id!r})"
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from ._display import workflow_mimebundle
+
+        return workflow_mimebundle(self)
+
+
+def _graph_hash(wf: Workflow) -> str:
+    raw = json.dumps(wf.describe(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]

@@ -119,6 +119,8 @@ class WorkflowStarted(WorkflowEvent):
     workflow: str = ""
     start_executor: str = ""
     input_type: str = ""
+    graph_hash: str = ""
+    graph: dict[str, Any] | None = None  # Workflow.describe(), for remote watchers
 
 
 @dataclass(kw_only=True, eq=False)

@@ -215,7 +215,11 @@ class Run:
             )
         self._emit(
             WorkflowStarted(
-                workflow=wf.name, start_executor=start.id, input_type=type(message).__name__
+                workflow=wf.name,
+                start_executor=start.id,
+                input_type=type(message).__name__,
+                graph_hash=wf.graph_hash,
+                graph=wf.describe(),
             ),
             None,
         )
@@ -873,6 +877,37 @@ class Run:
             f"Run(workflow={self.workflow.name!r}, run_id={self.run_id!r}, "
             f"status={self.status!r}, superstep={self.superstep}, outputs={len(self.outputs)})"
         )
+
+    # ------------------------------------------------------- notebook layer
+    def show(self) -> Any:
+        """Live widget of this run; starts driving it in a background task (returns at once)."""
+        from agentic_nb.widgets import live_run
+
+        return live_run(self)
+
+    def stepper(self) -> Any:
+        """Step / Run / Pause controls over ``run.step()`` with the queued messages."""
+        from agentic_nb.widgets import stepper
+
+        return stepper(self)
+
+    def approvals(self) -> Any:
+        """One card per pending request with Approve / Reject / Edit; submits ``respond``."""
+        from agentic_nb.widgets import approvals
+
+        return approvals(self)
+
+    def checkpoints_view(self) -> Any:
+        """Browse this run's checkpoints with state diffs and Resume / Fork buttons."""
+        from agentic_nb.widgets import checkpoints_view
+
+        return checkpoints_view(self)
+
+    def to_dot(self) -> str:
+        """DOT source of the graph coloured by each executor's state in this run."""
+        from agentic_nb.notebook import workflow_to_dot
+
+        return workflow_to_dot(self.workflow, run=self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         from agentic_nb.workflow._display import run_mimebundle

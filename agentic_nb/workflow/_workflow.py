@@ -97,11 +97,25 @@ class Workflow:
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly description of the graph (also what ``graph_hash`` hashes)."""
+        cached: dict[str, Any] | None = self.__dict__.get("_description")
+        if cached is None:
+            cached = self.__dict__["_description"] = self._describe()
+        return cached
+
+    def _describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "start": self.start_executor_id,
             "executors": [
-                {"id": e.id, "class": type(e).__qualname__, "kind": e.kind.value}
+                {
+                    "id": e.id,
+                    "class": type(e).__qualname__,
+                    "kind": e.kind.value,
+                    "accepts": [h.input_name for h in e.handlers],
+                    "children": (
+                        e.workflow.describe() if hasattr(e, "workflow") else None  # sub-workflow
+                    ),
+                }
                 for e in self._executors
             ],
             "edges": [
@@ -156,6 +170,36 @@ class Workflow:
             return asyncio.run(coro)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentic-run") as pool:
             return pool.submit(asyncio.run, coro).result()
+
+    # ------------------------------------------------------- other layers
+    def as_agent(self, name: str | None = None) -> Any:
+        """Expose this workflow through the Agent protocol (see ``agentic_nb.agents``)."""
+        from agentic_nb.agents import workflow_as_agent
+
+        return workflow_as_agent(self, name or self.name)
+
+    def to_dot(self) -> str:
+        """Graphviz DOT source of the graph (``notebook`` extra not needed for the text)."""
+        from agentic_nb.notebook import workflow_to_dot
+
+        return workflow_to_dot(self)
+
+    def to_networkx(self) -> Any:
+        """A ``networkx.MultiDiGraph`` whose nodes and edges carry kind, labels and types."""
+        from agentic_nb.notebook import workflow_to_networkx
+
+        return workflow_to_networkx(self)
+
+    def to_mermaid(self) -> str:
+        """Mermaid flowchart source of the graph."""
+        from agentic_nb.notebook import workflow_to_mermaid
+
+        return workflow_to_mermaid(self)
+
+    def run_live(self, input: Any, **kwargs: Any) -> Any:
+        """Start a run in a background task and return its live widget at once."""
+        run = self.start(input, **kwargs)
+        return run.show()
 
     # ----------------------------------------------------------------- display
     def __repr__(self) -> str:

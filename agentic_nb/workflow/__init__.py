@@ -11,6 +11,15 @@ Example::
 """
 
 from ._builder import WorkflowBuilder, WorkflowBuilderWarning
+from ._checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointInfo,
+    CheckpointStorage,
+    FileCheckpointStorage,
+    GraphMismatchError,
+    InMemoryCheckpointStorage,
+)
 from ._codec import CodecError, register_checkpoint_type
 from ._context import Attempt, ExecutorError, WorkflowContext
 from ._edges import Case, Default, DirectEdge, EdgeGroup, FanInEdge, FanOutEdge, SwitchEdge
@@ -42,6 +51,7 @@ from ._events import (
     WorkflowCompleted,
     WorkflowEvent,
     WorkflowFailed,
+    WorkflowResumed,
     WorkflowStarted,
 )
 from ._executor import Executor, ExecutorKind, FunctionExecutor, RetryPolicy, executor, handler
@@ -54,7 +64,11 @@ __all__ = [
     "AgentRunUpdate",
     "Attempt",
     "Case",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointInfo",
     "CheckpointSaved",
+    "CheckpointStorage",
     "CodecError",
     "Custom",
     "Default",
@@ -71,7 +85,10 @@ __all__ = [
     "FanInEdge",
     "FanInWaiting",
     "FanOutEdge",
+    "FileCheckpointStorage",
     "FunctionExecutor",
+    "GraphMismatchError",
+    "InMemoryCheckpointStorage",
     "Log",
     "MessageSent",
     "MessageUndelivered",
@@ -101,6 +118,7 @@ __all__ = [
     "WorkflowExecutor",
     "WorkflowFailed",
     "WorkflowResult",
+    "WorkflowResumed",
     "WorkflowStarted",
     "WorkflowValidationError",
     "executor",

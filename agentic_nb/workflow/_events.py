@@ -142,6 +142,16 @@ class WorkflowFailed(WorkflowEvent):
 
 
 @dataclass(kw_only=True, eq=False)
+class WorkflowResumed(WorkflowEvent):
+    """The run was restored from a checkpoint (``fork``: as a new run)."""
+
+    from_checkpoint: str = ""
+    from_run: str = ""
+    fork: bool = False
+    replayed_tasks: int = 0
+
+
+@dataclass(kw_only=True, eq=False)
 class SuperstepStarted(WorkflowEvent):
     """A superstep begins; ``executors`` lists who has deliveries, in execution order."""
 
@@ -171,10 +181,11 @@ class ExecutorInvoked(WorkflowEvent):
 
 @dataclass(kw_only=True, eq=False)
 class ExecutorCompleted(WorkflowEvent):
-    """A handler returned normally."""
+    """A handler returned normally (``replayed``: taken from the journal on resume, not re-run)."""
 
     attempt: int = 1
     duration_ms: float = 0.0
+    replayed: bool = False
 
 
 @dataclass(kw_only=True, eq=False)

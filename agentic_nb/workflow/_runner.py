@@ -14,10 +14,11 @@ import time
 import uuid
 import warnings
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import _durable
 from ._context import (
     Attempt,
     ExecutorError,
@@ -26,7 +27,7 @@ from ._context import (
     check_response,
 )
 from ._edges import FanInEdge, FanInState
-from ._errors import ExecutorTimeout, RequestError, RoutingError
+from ._errors import ExecutorTimeout, RequestError, RoutingError, RunStateError
 from ._events import (
     EventLog,
     ExecutorCompleted,
@@ -151,6 +152,7 @@ class Run:
         *,
         run_id: str | None = None,
         event_sinks: Iterable[Any] = (),
+        checkpoint_storage: Any = None,
     ) -> None:
         self.workflow = workflow
         self.run_id: str = run_id or uuid.uuid4().hex[:16]
@@ -181,6 +183,17 @@ class Run:
         self._cancel_requested = False
         self._t0 = time.perf_counter()
         self._t_end: float | None = None
+        # Durability (see _durable.py): storage, journal buffer, lazy restore, replay.
+        self.storage: Any = (
+            checkpoint_storage if checkpoint_storage is not None else workflow.checkpoint_storage
+        )
+        self.parent: tuple[str, str] | None = None  # (run_id, checkpoint_id) of a fork
+        self.last_checkpoint_id: str | None = None
+        self._journal_started = False
+        self._unsaved: list[dict[str, Any]] = []
+        self._loader: Callable[[], Awaitable[None]] | None = None
+        self._replay: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        self._replay_requests: dict[tuple[int, str], list[dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ setup
     def add_sink(self, sink: Any) -> None:
@@ -248,6 +261,7 @@ class Run:
     @property
     def pending_requests(self) -> list[PendingRequestInfo]:
         """Requests from ``ctx.request_info`` still waiting for ``run.respond``."""
+        self._require_loaded("pending_requests")
         return [
             PendingRequestInfo(
                 request_id=r.request_id,
@@ -300,6 +314,8 @@ class Run:
 
     def can_progress(self) -> bool:
         """True when ``step()`` would run something now."""
+        if self._loader is not None:
+            return True
         if self.status in TERMINAL:
             return False
         if self._open is not None:
@@ -311,9 +327,50 @@ class Run:
             return False
         return slot.waiting is None or slot.waiting in self._answers
 
+    # ------------------------------------------------------------- durability
+    @property
+    def loaded(self) -> bool:
+        """False for a resumed/forked run whose checkpoint is not read yet."""
+        return self._loader is None
+
+    def _require_loaded(self, what: str) -> None:
+        if self._loader is not None:
+            raise RunStateError(
+                f"run {self.run_id!r} is restored lazily: `await run.load()` (or "
+                f"`run = await wf.resume(...)`) before reading {what}"
+            )
+
+    async def load(self) -> Run:
+        """Read the checkpoint and journal of a resumed or forked run (idempotent)."""
+        loader = self._loader
+        if loader is not None:
+            await loader()
+            self._loader = None
+        return self
+
+    def __await__(self) -> Generator[Any, None, Run]:
+        return self.load().__await__()
+
+    async def history(self) -> list[Any]:
+        """This run's checkpoints (``CheckpointInfo``), oldest first."""
+        if self.storage is None:
+            raise RunStateError(
+                f"run {self.run_id!r} has no checkpoint storage: pass checkpoint_storage= to "
+                f"WorkflowBuilder or wf.start(...)"
+            )
+        infos: list[Any] = await self.storage.list(self.run_id)
+        return infos
+
+    async def flush_journal(self) -> None:
+        """Write journal records (requests asked, answers given) that are not stored yet."""
+        if self.storage is not None and self._unsaved:
+            await _durable.flush(self)
+
     # ---------------------------------------------------------------- driving
     async def step(self) -> StepReport:
         """Run exactly one superstep (or continue the open one after answers)."""
+        if self._loader is not None:
+            await self.load()
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
@@ -321,8 +378,12 @@ class Run:
 
     async def until_idle(self) -> WorkflowResult:
         """Step until the run completes, fails, is cancelled or waits for input."""
+        if self._loader is not None:
+            await self.load()
         while self.can_progress():
             await self.step()
+        if self._unsaved:
+            await self.flush_journal()
         return self.result()
 
     async def _step_locked(self) -> StepReport:
@@ -344,6 +405,12 @@ class Run:
 
     async def _step_inner(self) -> StepReport:
         wf = self.workflow
+        if self.storage is not None:
+            try:
+                await _durable.before_step(self)
+            except Exception as exc:
+                self._fail(type(exc).__name__, f"checkpoint storage failed: {exc}")
+                return self._report(self.superstep, [], len(self._event_list))
         if self._open is None:
             if not self._pending:
                 self._complete()
@@ -377,6 +444,8 @@ class Run:
                 ),
                 None,
             )
+            if self._replay or self._replay_requests:
+                _durable.apply_replay(self, self._open)
         else:
             self.status = "running"
         open_ = self._open
@@ -398,16 +467,33 @@ class Run:
                 raise
             finally:
                 self._children = []
-        return self._after_drive(open_)
+        return await self._after_drive(open_)
 
-    def _after_drive(self, open_: _OpenSuperstep) -> StepReport:
+    async def _after_drive(self, open_: _OpenSuperstep) -> StepReport:
         number = open_.number
         failed = [s for s in open_.slots if s.failed is not None]
         waiting = [s for s in open_.slots if s.waiting is not None]
         if waiting and not failed:
             self.status = "waiting"
+            if self._unsaved:
+                await self.flush_journal()
             return self._report(number, open_.ran, open_.event_start)
-        self._barrier(open_)
+        try:
+            self._barrier(open_)
+        except RoutingError as exc:
+            self._open = None
+            self._fail("RoutingError", str(exc))
+            return self._report(number, open_.ran, open_.event_start)
+        if self.storage is not None and not failed:
+            ending = not self._pending and not self._requests
+            try:
+                await _durable.after_barrier(self, final=ending)
+            except Exception as exc:
+                self._fail(
+                    type(exc).__name__,
+                    f"checkpoint after superstep {number} could not be saved: {exc}",
+                )
+                return self._report(number, open_.ran, open_.event_start)
         if failed:
             first = failed[0]
             err = first.failed
@@ -442,10 +528,6 @@ class Run:
             None,
         )
         self.superstep += 1
-        self._after_superstep()
-
-    def _after_superstep(self) -> None:
-        """Hook for durable runs (checkpoints); the in-memory run does nothing here."""
 
     async def _drive(self, slot: _Slot) -> None:
         deliveries = slot.deliveries
@@ -483,6 +565,8 @@ class Run:
                 await self._call(ex, spec, d.message, ctx)
             except PendingRequest as pending:
                 self._flush(ctx, ex.id)
+                if self._unsaved and self.storage is not None:
+                    await self.flush_journal()
                 dur = (time.perf_counter() - t0) * 1000.0
                 history.append(
                     Attempt(self.superstep, attempt, type(d.message).__name__, "waiting", dur)
@@ -498,6 +582,9 @@ class Run:
                 history.append(
                     Attempt(self.superstep, attempt, type(d.message).__name__, "failed", dur, error)
                 )
+                if self.storage is not None:
+                    self._unsaved.append(_durable.failure_record(self, slot, error, dur))
+                    await self.flush_journal()
                 retry = ex.retry.should_retry(exc, attempt)
                 self._emit(
                     ExecutorFailed(
@@ -532,6 +619,12 @@ class Run:
                 if slot.state_writes is None:
                     slot.state_writes = {}
                 slot.state_writes.update(ctx._state_writes)
+            if self.storage is not None:
+                try:
+                    await _durable.record_write(self, slot, ctx, attempt, dur)
+                except Exception as exc:
+                    slot.failed = exc
+                    return False
             self._emit(ExecutorCompleted(attempt=attempt, duration_ms=dur), ex.id)
             return True
 
@@ -721,6 +814,8 @@ class Run:
             self._requests[rid] = _PendingReq(
                 rid, slot.executor.id, request, response_type, self.superstep
             )
+            if self.storage is not None:
+                self._unsaved.append(_durable.request_record(self, slot, call, rid))
             ctx._emit(
                 RequestInfo(request_id=rid, request=request, response_type=type_name(response_type))
             )
@@ -733,13 +828,21 @@ class Run:
         stays pending. A dict given for a pydantic-model response type is validated
         into the model.
         """
+        if self._loader is not None:
+            await self.load()
         value = self.answer(request_id, value)
+        await self.flush_journal()
         if resume:
             return await self.until_idle()
         return self.result()
 
     def answer(self, request_id: str, value: Any) -> Any:
-        """Record the answer to a pending request without running anything."""
+        """Record the answer to a pending request without running anything.
+
+        With a checkpoint storage the answer is stored durably at the next
+        ``await run.flush_journal()``, ``step()`` or ``respond()``.
+        """
+        self._require_loaded("requests")
         req = self._requests.get(request_id)
         if req is None:
             if request_id in self._answers:
@@ -760,6 +863,8 @@ class Run:
             raise RequestError(str(exc)) from None
         del self._requests[request_id]
         self._answers[request_id] = value
+        if self.storage is not None:
+            self._unsaved.append(_durable.answer_record(request_id, value))
         self._emit(RequestAnswered(request_id=request_id, response=value), req.executor_id)
         if self.status == "waiting" and not self._requests:
             self.status = "running"

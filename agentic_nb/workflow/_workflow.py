@@ -9,7 +9,10 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from ._checkpoint import CheckpointError
+from ._durable import new_run_id, restore
 from ._edges import EdgeGroup, FanInEdge, SwitchEdge
+from ._errors import RunStateError
 from ._events import WorkflowEvent
 from ._executor import Executor
 from ._result import WorkflowResult
@@ -68,6 +71,11 @@ class Workflow:
         self._targets_of: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in targets.items()}
         self._fan_ins: tuple[FanInEdge, ...] = tuple(
             e for e in self._edges if isinstance(e, FanInEdge)
+        )
+        self._stateful: tuple[Executor, ...] = tuple(
+            e
+            for e in self._executors
+            if type(e).on_checkpoint_save is not Executor.on_checkpoint_save
         )
         self.graph_hash: str = _graph_hash(self)
 
@@ -137,39 +145,201 @@ class Workflow:
 
     # ------------------------------------------------------------- execution
     def start(
-        self, input: Any, *, run_id: str | None = None, event_sinks: Iterable[Any] = ()
+        self,
+        input: Any,
+        *,
+        run_id: str | None = None,
+        event_sinks: Iterable[Any] = (),
+        checkpoint_storage: Any = None,
     ) -> Run:
         """Create a :class:`Run` with ``input`` queued for the start executor (nothing runs yet)."""
-        run = Run(self, run_id=run_id, event_sinks=event_sinks)
+        run = Run(
+            self, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
+        )
         run._begin(input)
         return run
 
     async def run(
-        self, input: Any, *, run_id: str | None = None, event_sinks: Iterable[Any] = ()
+        self,
+        input: Any,
+        *,
+        run_id: str | None = None,
+        event_sinks: Iterable[Any] = (),
+        checkpoint_storage: Any = None,
     ) -> WorkflowResult:
         """Run until completed, waiting for input, failed or cancelled."""
-        return await self.start(input, run_id=run_id, event_sinks=event_sinks).until_idle()
+        run = self.start(
+            input, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
+        )
+        return await run.until_idle()
 
     async def run_stream(
-        self, input: Any, *, run_id: str | None = None, event_sinks: Iterable[Any] = ()
+        self,
+        input: Any,
+        *,
+        run_id: str | None = None,
+        event_sinks: Iterable[Any] = (),
+        checkpoint_storage: Any = None,
     ) -> AsyncIterator[WorkflowEvent]:
         """Run and yield every event as it happens."""
-        run = self.start(input, run_id=run_id, event_sinks=event_sinks)
+        run = self.start(
+            input, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
+        )
         async for ev in run.stream():
             yield ev
 
     def run_sync(
-        self, input: Any, *, run_id: str | None = None, event_sinks: Iterable[Any] = ()
+        self,
+        input: Any,
+        *,
+        run_id: str | None = None,
+        event_sinks: Iterable[Any] = (),
+        checkpoint_storage: Any = None,
     ) -> WorkflowResult:
         """Blocking ``run`` for scripts and consoles; inside a running event loop
         (e.g. a notebook cell without ``await``) it runs on a private thread."""
-        coro = self.run(input, run_id=run_id, event_sinks=event_sinks)
+        coro = self.run(
+            input, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
+        )
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             return asyncio.run(coro)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentic-run") as pool:
             return pool.submit(asyncio.run, coro).result()
+
+    # ------------------------------------------------------------ durability
+    def _storage(self, storage: Any) -> Any:
+        store = storage if storage is not None else self.checkpoint_storage
+        if store is None:
+            raise RunStateError(
+                f"workflow {self.name!r} has no checkpoint storage: pass storage= or build it "
+                f"with WorkflowBuilder(checkpoint_storage=...)"
+            )
+        return store
+
+    def resume(
+        self,
+        run_id: str | None = None,
+        *,
+        checkpoint_id: str | None = None,
+        storage: Any = None,
+        responses: dict[str, Any] | None = None,
+        allow_graph_change: bool = False,
+        event_sinks: Iterable[Any] = (),
+    ) -> Run:
+        """Continue a run from its latest checkpoint (or from ``checkpoint_id``).
+
+        Finished deliveries recorded in the run's journal are replayed, not re-run;
+        recorded answers are replayed to ``request_info`` in call order and only
+        unanswered requests are asked again. ``responses={request_id: value}``
+        answers pending requests on load. Resuming from a checkpoint that is not the
+        run's latest starts a fork (a new run) instead. The returned run is restored
+        lazily: ``run = await wf.resume(...)`` or any ``step``/``until_idle`` loads it.
+
+        Example::
+
+            >>> import asyncio, tempfile
+            >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+            >>> from agentic_nb.workflow import FileCheckpointStorage
+            >>> @executor
+            ... async def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+            ...     extra = await ctx.request_info(f"add to {n}?", response_type=int)
+            ...     await ctx.yield_output(n + extra)
+            >>> store = FileCheckpointStorage(tempfile.mkdtemp())
+            >>> wf = WorkflowBuilder(start=ask, checkpoint_storage=store).build()
+            >>> first = wf.run_sync(40)                 # ... the process could die here
+            >>> rid = first.pending_requests[0].request_id
+            >>> async def later():
+            ...     run = await wf.resume(first.run_id)
+            ...     return await run.respond(rid, 2)
+            >>> asyncio.run(later()).outputs
+            [42]
+        """
+        store = self._storage(storage)
+        if run_id is None and checkpoint_id is None:
+            raise ValueError("resume needs run_id= or checkpoint_id=")
+        run = Run(
+            self, run_id=run_id or new_run_id(), event_sinks=event_sinks, checkpoint_storage=store
+        )
+
+        async def load() -> None:
+            if checkpoint_id is not None:
+                cp = await store.get(checkpoint_id)
+                if cp is None:
+                    raise CheckpointError(f"no checkpoint {checkpoint_id!r} in {store!r}")
+                latest = await store.latest(cp.run_id)
+                fork = latest is not None and latest.checkpoint_id != cp.checkpoint_id
+                if not fork:
+                    run.run_id = cp.run_id
+            else:
+                assert run_id is not None
+                cp = await store.latest(run_id)
+                if cp is None:
+                    raise CheckpointError(
+                        f"run {run_id!r} has no checkpoint in {store!r}; was it started with "
+                        f"this storage?"
+                    )
+                fork = False
+            journal = await store.journal(cp.run_id)
+            restore(run, cp, journal, fork=fork, allow_graph_change=allow_graph_change)
+            for rid, value in (responses or {}).items():
+                run.answer(rid, value)
+
+        run._loader = load
+        return run
+
+    def fork(
+        self,
+        checkpoint_id: str,
+        *,
+        state: dict[str, Any] | None = None,
+        storage: Any = None,
+        run_id: str | None = None,
+        allow_graph_change: bool = False,
+        event_sinks: Iterable[Any] = (),
+    ) -> Run:
+        """Time travel: a new run starting from any checkpoint, with optional state edits.
+
+        The new run records its parent (``run.parent == (run_id, checkpoint_id)``) and
+        re-executes everything after the checkpoint. Restored lazily, like ``resume``.
+
+        Example::
+
+            >>> import asyncio
+            >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+            >>> from agentic_nb.workflow import InMemoryCheckpointStorage
+            >>> @executor
+            ... def setup(n: int, ctx: WorkflowContext[int]) -> None:
+            ...     ctx.set_state("factor", 2)
+            ...     ctx.send_message(n)
+            >>> @executor
+            ... def scale(n: int, ctx: WorkflowContext[None, int]) -> None:
+            ...     ctx.yield_output(n * ctx.get_state("factor"))
+            >>> store = InMemoryCheckpointStorage()
+            >>> wf = (WorkflowBuilder(start=setup, checkpoint_storage=store)
+            ...       .add_edge(setup, scale).build())
+            >>> done = wf.run_sync(5)
+            >>> cps = asyncio.run(store.list(done.run_id))
+            >>> before_scale = [c for c in cps if c.superstep == 1][0]
+            >>> forked = wf.fork(before_scale.checkpoint_id, state={"factor": 10})
+            >>> asyncio.run(forked.until_idle()).outputs
+            [50]
+        """
+        store = self._storage(storage)
+        run = Run(
+            self, run_id=run_id or new_run_id(), event_sinks=event_sinks, checkpoint_storage=store
+        )
+
+        async def load() -> None:
+            cp = await store.get(checkpoint_id)
+            if cp is None:
+                raise CheckpointError(f"no checkpoint {checkpoint_id!r} in {store!r}")
+            journal = await store.journal(cp.run_id)
+            restore(run, cp, journal, fork=True, allow_graph_change=allow_graph_change, state=state)
+
+        run._loader = load
+        return run
 
     # ------------------------------------------------------- other layers
     def as_agent(self, name: str | None = None) -> Any:

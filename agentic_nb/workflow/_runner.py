@@ -344,8 +344,12 @@ class Run:
         """Read the checkpoint and journal of a resumed or forked run (idempotent)."""
         loader = self._loader
         if loader is not None:
-            await loader()
             self._loader = None
+            try:
+                await loader()
+            except BaseException:
+                self._loader = loader
+                raise
         return self
 
     def __await__(self) -> Generator[Any, None, Run]:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._events import Custom, Log, Output, WorkflowEvent
+from ._events import Custom, Log, WorkflowEvent
 from ._typing import matcher_for, type_name
 
 if TYPE_CHECKING:
@@ -193,9 +193,13 @@ class WorkflowContext(Generic[M, O]):
         return DONE
 
     def yield_output(self, output: O) -> Awaitable[None]:
-        """Produce a workflow output (``result.outputs``)."""
+        """Produce a workflow output (``result.outputs``).
+
+        Outputs, like sent messages, belong to the attempt that made them: the
+        ``Output`` event is emitted when the handler completes, never for an attempt
+        that failed and was retried.
+        """
         self._outputs.append(output)
-        self._emit(Output(data=output))
         return DONE
 
     def add_event(self, event: WorkflowEvent | Any) -> Awaitable[None]:

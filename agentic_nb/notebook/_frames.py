@@ -1,0 +1,441 @@
+"""Run events as pandas DataFrames, and the summaries built on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from agentic_nb._optional import require
+from agentic_nb.workflow._events import (
+    ExecutorCompleted,
+    ExecutorFailed,
+    ExecutorInvoked,
+    MessageSent,
+    Output,
+    RequestInfo,
+    SuperstepCompleted,
+    SuperstepStarted,
+    WorkflowEvent,
+)
+
+COLUMNS = (
+    "run_id",
+    "seq",
+    "ts",
+    "superstep",
+    "type",
+    "executor_id",
+    "source_id",
+    "target_id",
+    "edge",
+    "request_id",
+    "status",
+    "duration_ms",
+    "payload_type",
+    "payload_preview",
+    "error_type",
+    "error_message",
+    "checkpoint_id",
+)
+"""Columns of :func:`events_to_dataframe`, in order."""
+
+PREVIEW_CHARS = 120
+_PAYLOAD_FIELDS = ("payload", "data", "request", "response", "text")
+_EXECUTOR_STATUS = {ExecutorInvoked: "invoked", ExecutorCompleted: "completed"}
+
+
+def events_of(source: Any) -> list[WorkflowEvent]:
+    """The events of a Run, WorkflowResult, EventLog or iterable of events."""
+    events = getattr(source, "events", source)
+    inner = getattr(events, "_events", None)
+    if isinstance(inner, list):
+        return inner
+    if isinstance(events, Iterable):
+        return list(events)
+    raise TypeError(
+        f"expected a Run, WorkflowResult, EventLog or list of events, got {type(source).__name__}"
+    )
+
+
+def _preview(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def events_to_dataframe(events: Any) -> Any:
+    """One row per event, columns :data:`COLUMNS` (needs the ``notebook`` extra).
+
+    ``ts`` is a UTC timestamp, ``type`` and ``executor_id`` are categoricals,
+    payloads appear as a short ``payload_preview``; the full event (and payload)
+    of a row is ``run.events.by_seq(row.seq)``. Accepts a Run, a WorkflowResult,
+    an EventLog or a list of events.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ctx.yield_output(x)
+        >>> df = events_to_dataframe(WorkflowBuilder(start=echo).build().run_sync("hi").events)
+        >>> list(df["type"])[:3]
+        ['WorkflowStarted', 'SuperstepStarted', 'ExecutorInvoked']
+    """
+    pd = require("pandas", "notebook")
+    evs = events_of(events)
+    n = len(evs)
+    cols: dict[str, list[Any]] = {c: [None] * n for c in COLUMNS}
+    run_id, seq, ts, step, typ, exid = (
+        cols["run_id"],
+        cols["seq"],
+        cols["ts"],
+        cols["superstep"],
+        cols["type"],
+        cols["executor_id"],
+    )
+    src, tgt, edge, req, status, dur = (
+        cols["source_id"],
+        cols["target_id"],
+        cols["edge"],
+        cols["request_id"],
+        cols["status"],
+        cols["duration_ms"],
+    )
+    ptype, prev, etype, emsg, ckpt = (
+        cols["payload_type"],
+        cols["payload_preview"],
+        cols["error_type"],
+        cols["error_message"],
+        cols["checkpoint_id"],
+    )
+    for i, ev in enumerate(evs):
+        d = ev.__dict__
+        cls = type(ev)
+        run_id[i] = d["run_id"]
+        seq[i] = d["seq"]
+        ts[i] = d["ts"]
+        step[i] = d["superstep"]
+        typ[i] = cls.type
+        exid[i] = d["executor_id"]
+        if cls is MessageSent:
+            src[i] = d["source_id"]
+            tgt[i] = d["target_id"]
+            edge[i] = d["edge"]
+            ptype[i] = d["payload_type"]
+            prev[i] = _preview(d["payload"])
+            continue
+        if cls is ExecutorInvoked:
+            status[i] = "invoked"
+            src[i] = d["source_id"]
+            ptype[i] = d["message_type"]
+            continue
+        if cls is ExecutorCompleted:
+            status[i] = "completed"
+            dur[i] = d["duration_ms"]
+            continue
+        if cls is ExecutorFailed:
+            status[i] = "retrying" if d["will_retry"] else "failed"
+            dur[i] = d["duration_ms"]
+            etype[i] = d["error_type"]
+            emsg[i] = d["error_message"]
+            continue
+        # Everything else (including user-defined events): read the known field names.
+        src[i] = d.get("source_id")
+        tgt[i] = d.get("target_id")
+        edge[i] = d.get("edge")
+        req[i] = d.get("request_id")
+        st = d.get("status", d.get("reason", d.get("level")))
+        status[i] = st
+        dur[i] = d.get("duration_ms")
+        etype[i] = d.get("error_type") or None
+        emsg[i] = d.get("error_message") or d.get("detail") or None
+        ckpt[i] = d.get("checkpoint_id")
+        for f in _PAYLOAD_FIELDS:
+            if f in d and d[f] is not None:
+                value = d[f]
+                ptype[i] = d.get("payload_type") or type(value).__name__
+                prev[i] = _preview(value)
+                break
+        else:
+            if "message" in d:  # Log
+                prev[i] = _preview(d["message"])
+            elif cls is SuperstepStarted:
+                prev[i] = ", ".join(d["executors"])
+            elif "input_type" in d:
+                ptype[i] = d["input_type"]
+            elif "waiting_on" in d:
+                prev[i] = f"waiting on {d['waiting_on']}"
+        if cls is RequestInfo:
+            status[i] = "waiting"
+        elif "response" in d and "request_id" in d:
+            status[i] = "answered"
+    df = pd.DataFrame(cols, columns=list(COLUMNS))
+    df["ts"] = pd.to_datetime(df["ts"], unit="s", utc=True)
+    df["seq"] = df["seq"].astype("int64")
+    df["superstep"] = df["superstep"].astype("int64")
+    df["duration_ms"] = df["duration_ms"].astype("float64")
+    df["type"] = df["type"].astype("category")
+    df["executor_id"] = df["executor_id"].astype("category")
+    return df
+
+
+# ------------------------------------------------------------------ summaries
+
+
+def _invocations(evs: list[WorkflowEvent]) -> list[dict[str, Any]]:
+    """Pair each ExecutorInvoked with what ended it (completed, failed, waiting, ...)."""
+    open_: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    for ev in evs:
+        t = type(ev)
+        xid = ev.executor_id
+        if xid is None:
+            continue
+        if t is ExecutorInvoked:
+            prev = open_.pop(xid, None)
+            if prev is not None:
+                prev["outcome"] = "interrupted"
+                rows.append(prev)
+            open_[xid] = {
+                "executor_id": xid,
+                "superstep": ev.superstep,
+                "attempt": ev.attempt,  # type: ignore[attr-defined]
+                "message_type": ev.message_type,  # type: ignore[attr-defined]
+                "start": ev.ts,
+                "end": None,
+                "duration_ms": None,
+                "outcome": "running",
+                "error": None,
+            }
+        elif t is ExecutorCompleted or t is ExecutorFailed or t is RequestInfo:
+            row = open_.pop(xid, None)
+            if row is None:
+                continue
+            row["end"] = ev.ts
+            if t is RequestInfo:
+                row["outcome"] = "waiting"
+                row["duration_ms"] = (ev.ts - row["start"]) * 1000.0
+            else:
+                row["duration_ms"] = ev.duration_ms  # type: ignore[attr-defined]
+                if t is ExecutorCompleted:
+                    row["outcome"] = "completed"
+                else:
+                    row["outcome"] = "retried" if ev.will_retry else "failed"  # type: ignore[attr-defined]
+                    row["error"] = f"{ev.error_type}: {ev.error_message}"  # type: ignore[attr-defined]
+            rows.append(row)
+    rows.extend(open_.values())
+    rows.sort(key=lambda r: r["start"])
+    return rows
+
+
+def executor_timeline(events: Any) -> Any:
+    """One row per handler invocation: when it started and ended and how it ended.
+
+    Columns: ``executor_id, superstep, attempt, message_type, start, end,
+    duration_ms, outcome`` (completed, failed, retried, waiting, running,
+    interrupted) and ``error``. Draw it with :func:`timeline_chart`.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ctx.yield_output(x)
+        >>> tl = executor_timeline(WorkflowBuilder(start=echo).build().run_sync("hi"))
+        >>> tl[["executor_id", "superstep", "outcome"]].values.tolist()
+        [['echo', 0, 'completed']]
+    """
+    pd = require("pandas", "notebook")
+    rows = _invocations(events_of(events))
+    cols = [
+        "executor_id",
+        "superstep",
+        "attempt",
+        "message_type",
+        "start",
+        "end",
+        "duration_ms",
+        "outcome",
+        "error",
+    ]
+    df = pd.DataFrame(rows, columns=cols)
+    df["start"] = pd.to_datetime(df["start"], unit="s", utc=True)
+    df["end"] = pd.to_datetime(df["end"].astype("float64"), unit="s", utc=True)
+    df["duration_ms"] = df["duration_ms"].astype("float64")
+    return df
+
+
+def durations_summary(events: Any) -> Any:
+    """Per executor: invocations, outcomes and handler durations (ms).
+
+    Columns: ``invocations, completed, failed, retried, waiting, total_ms,
+    mean_ms, median_ms, p95_ms, max_ms``; indexed by ``executor_id`` in order of
+    first invocation.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ctx.yield_output(x)
+        >>> s = durations_summary(WorkflowBuilder(start=echo).build().run_sync("hi"))
+        >>> int(s.loc["echo", "invocations"])
+        1
+    """
+    pd = require("pandas", "notebook")
+    tl = executor_timeline(events)
+    cols = ["invocations", "completed", "failed", "retried", "waiting"]
+    cols += ["total_ms", "mean_ms", "median_ms", "p95_ms", "max_ms"]
+    if tl.empty:
+        return pd.DataFrame(columns=cols).rename_axis("executor_id")
+    g = tl.groupby("executor_id", sort=False)
+    out = pd.DataFrame(
+        {
+            "invocations": g.size(),
+            "completed": g["outcome"].apply(lambda s: int((s == "completed").sum())),
+            "failed": g["outcome"].apply(lambda s: int((s == "failed").sum())),
+            "retried": g["outcome"].apply(lambda s: int((s == "retried").sum())),
+            "waiting": g["outcome"].apply(lambda s: int((s == "waiting").sum())),
+            "total_ms": g["duration_ms"].sum(),
+            "mean_ms": g["duration_ms"].mean(),
+            "median_ms": g["duration_ms"].median(),
+            "p95_ms": g["duration_ms"].quantile(0.95),
+            "max_ms": g["duration_ms"].max(),
+        }
+    )
+    return out[cols]
+
+
+def superstep_summary(events: Any) -> Any:
+    """One row per superstep: who ran, what was delivered and sent, how long it took.
+
+    Columns: ``superstep, started, duration_ms, executors, deliveries,
+    invocations, failures, messages_sent, outputs, requests``.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ctx.yield_output(x)
+        >>> s = superstep_summary(WorkflowBuilder(start=echo).build().run_sync("hi"))
+        >>> s[["superstep", "executors", "outputs"]].values.tolist()
+        [[0, 'echo', 1]]
+    """
+    pd = require("pandas", "notebook")
+    rows: dict[int, dict[str, Any]] = {}
+
+    def row(n: int) -> dict[str, Any]:
+        r = rows.get(n)
+        if r is None:
+            r = rows[n] = {
+                "superstep": n,
+                "started": None,
+                "duration_ms": None,
+                "executors": "",
+                "deliveries": 0,
+                "invocations": 0,
+                "failures": 0,
+                "messages_sent": 0,
+                "outputs": 0,
+                "requests": 0,
+            }
+        return r
+
+    for ev in events_of(events):
+        t = type(ev)
+        if ev.superstep < 0:
+            continue
+        if t is SuperstepStarted:
+            r = row(ev.superstep)
+            r["started"] = ev.ts
+            r["executors"] = ", ".join(ev.executors)  # type: ignore[attr-defined]
+            r["deliveries"] = ev.deliveries  # type: ignore[attr-defined]
+        elif t is SuperstepCompleted:
+            row(ev.superstep)["duration_ms"] = ev.duration_ms  # type: ignore[attr-defined]
+        elif t is ExecutorInvoked:
+            row(ev.superstep)["invocations"] += 1
+        elif t is ExecutorFailed:
+            row(ev.superstep)["failures"] += 1
+        elif t is MessageSent:
+            row(ev.superstep)["messages_sent"] += 1
+        elif t is Output and "/" not in (ev.executor_id or ""):
+            row(ev.superstep)["outputs"] += 1
+        elif t is RequestInfo:
+            row(ev.superstep)["requests"] += 1
+    df = pd.DataFrame(sorted(rows.values(), key=lambda r: r["superstep"]))
+    if df.empty:
+        return pd.DataFrame(
+            columns=[
+                "superstep",
+                "started",
+                "duration_ms",
+                "executors",
+                "deliveries",
+                "invocations",
+                "failures",
+                "messages_sent",
+                "outputs",
+                "requests",
+            ]
+        )
+    df["started"] = pd.to_datetime(df["started"].astype("float64"), unit="s", utc=True)
+    df["duration_ms"] = df["duration_ms"].astype("float64")
+    return df
+
+
+def retries_and_failures(events: Any) -> Any:
+    """Every failed attempt, and whether the executor recovered on a later attempt.
+
+    Columns: ``superstep, executor_id, attempt, error_type, error_message,
+    will_retry, recovered`` (a later attempt of that delivery completed) and
+    ``seq`` (look the event up with ``run.events.by_seq``).
+
+    Example::
+
+        >>> from agentic_nb import RetryPolicy, WorkflowBuilder, WorkflowContext, executor
+        >>> calls = []
+        >>> @executor(retry=RetryPolicy(max_attempts=2))
+        ... def flaky(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     calls.append(x)
+        ...     if len(calls) == 1:
+        ...         raise ValueError("first try fails")
+        ...     ctx.yield_output(x)
+        >>> f = retries_and_failures(WorkflowBuilder(start=flaky).build().run_sync("hi"))
+        >>> f[["executor_id", "attempt", "will_retry", "recovered"]].values.tolist()
+        [['flaky', 1, True, True]]
+    """
+    pd = require("pandas", "notebook")
+    rows: list[dict[str, Any]] = []
+    open_rows: dict[str, list[dict[str, Any]]] = {}
+    for ev in events_of(events):
+        t = type(ev)
+        if t is ExecutorFailed:
+            r = {
+                "superstep": ev.superstep,
+                "executor_id": ev.executor_id,
+                "attempt": ev.attempt,  # type: ignore[attr-defined]
+                "error_type": ev.error_type,  # type: ignore[attr-defined]
+                "error_message": ev.error_message,  # type: ignore[attr-defined]
+                "will_retry": ev.will_retry,  # type: ignore[attr-defined]
+                "recovered": False,
+                "seq": ev.seq,
+            }
+            rows.append(r)
+            if ev.will_retry:  # type: ignore[attr-defined]
+                open_rows.setdefault(ev.executor_id or "", []).append(r)
+            else:
+                open_rows.pop(ev.executor_id or "", None)
+        elif t is ExecutorCompleted:
+            for r in open_rows.pop(ev.executor_id or "", []):
+                r["recovered"] = True
+    cols = [
+        "superstep",
+        "executor_id",
+        "attempt",
+        "error_type",
+        "error_message",
+        "will_retry",
+        "recovered",
+        "seq",
+    ]
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,204 @@
+"""The live run widget: status, progress, per-executor table, coloured graph, outputs, log."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from agentic_nb.notebook._tracker import STATE_COLORS, TERMINAL
+
+from ._approvals import ApprovalPanel
+from ._common import Throttle, drive, html_table, ipywidgets, short, spawn, status_badge
+from ._graphview import GraphView, tracker_for
+
+
+def status_line(run: Any) -> str:
+    if not run.loaded:
+        return f"run <code>{escape(run.run_id)}</code> · loading checkpoint…"
+    wf = run.workflow
+    extra = ""
+    if run.status == "waiting":
+        extra = f" · {len(run.pending_requests)} request(s) waiting for input"
+    if run.error:
+        extra += f' · <span style="color:#cc0000">{escape(short(run.error, 300))}</span>'
+    return (
+        f'<div class="agentic-status-line">run <code>{escape(run.run_id)}</code> of '
+        f"<b>{escape(wf.name)}</b> · {status_badge(run.status)} · superstep "
+        f'<span class="agentic-superstep">{run.superstep}</span> / {wf.max_supersteps} · '
+        f"{len(run.outputs)} output(s){extra}</div>"
+    )
+
+
+def executor_table(tracker: Any) -> str:
+    states = tracker.states()
+    rows = []
+    for xid, st in tracker.stats.items():
+        s = states[xid]
+        rows.append(
+            "<tr>"
+            f'<td style="padding:1px 8px;font-family:monospace">{escape(xid)}</td>'
+            f'<td style="padding:1px 8px"><span data-executor="{escape(xid)}" '
+            f'data-state="{s}" style="background:{STATE_COLORS[s]};padding:0 5px;'
+            f'border:1px solid #aaa">{s}</span></td>'
+            f'<td style="padding:1px 8px;text-align:right">{st.invocations}</td>'
+            f'<td style="padding:1px 8px;text-align:right">'
+            f"{'' if st.last_duration_ms is None else f'{st.last_duration_ms:.1f} ms'}</td>"
+            f'<td style="padding:1px 8px;color:#cc0000">{escape(short(st.last_error, 160))}</td>'
+            "</tr>"
+        )
+    head = "".join(
+        f'<th style="text-align:left;padding:1px 8px">{h}</th>'
+        for h in ("executor", "state", "invocations", "last duration", "last error")
+    )
+    return (
+        f'<table class="agentic-executors" style="border-collapse:collapse;font-size:12px">'
+        f"<tr>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
+class LiveRunWidget:
+    """Watch a run as it goes: returned at once by ``run.show()`` / ``wf.run_live()``.
+
+    Shows the status line (run id, state, superstep k / max), a progress bar, one
+    row per executor (state, invocations, last duration, last error), the graph
+    coloured by state with the last superstep's edges highlighted, approval cards
+    for pending requests, outputs as they arrive and a log. Redraws at most
+    ``10`` times a second (``interval``) however fast the run goes.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ctx.yield_output(x)
+        >>> run = WorkflowBuilder(start=echo).build().start("hi")
+        >>> live = LiveRunWidget(run, drive_run=False)
+        >>> live.progress.max
+        1000
+    """
+
+    def __init__(self, run: Any, *, drive_run: bool = True, interval: float = 0.1) -> None:
+        w = ipywidgets()
+        self.run = run
+        self.tracker = tracker_for(run)
+        self.status = w.HTML()
+        self.progress = w.IntProgress(
+            value=0,
+            min=0,
+            max=max(1, run.workflow.max_supersteps),
+            description="superstep",
+            layout=w.Layout(width="60%"),
+        )
+        self.executors = w.HTML()
+        self.graph = GraphView(run, self.tracker)
+        self.approvals = ApprovalPanel(run, follow=False)
+        self.outputs = w.HTML()
+        self.log = w.HTML()
+        self.driver: Any = None
+        self.driver_error: str = ""
+        sections = w.Accordion(
+            children=[self.executors, self.outputs, self.log],
+            titles=("Executors", "Outputs", "Log"),
+            selected_index=0,
+        )
+        self.widget = w.VBox(
+            [self.status, self.progress, self.graph.widget, self.approvals.widget, sections]
+        )
+        self.widget.add_class("agentic-live-run")
+        self._throttle = Throttle(self.redraw, interval)
+        self._unsubscribe: Any = run.subscribe(self._on_event)
+        if drive_run:
+            self.start()
+        elif not run.loaded:
+            spawn(self._load())
+        self._throttle.flush()
+
+    async def _load(self) -> None:
+        await self.run.load()
+        self._throttle.poke()
+
+    def start(self) -> None:
+        """Drive the run in a background task (no-op if something drives it already)."""
+        self.driver = drive(self.run)
+        if self.driver is not None:
+            self.driver.add_done_callback(self._driver_done)
+
+    def _on_event(self, _event: Any) -> None:
+        self._throttle.poke()
+
+    def _driver_done(self, task: Any) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.driver_error = f"{type(exc).__name__}: {exc}"
+        self._throttle.poke()
+
+    @property
+    def redraws(self) -> int:
+        """How many times the widget redrew (for measuring the throttle)."""
+        return self._throttle.redraws
+
+    def redraw(self) -> None:
+        """Fold new events and update every part of the widget now."""
+        run = self.run
+        if not run.loaded:
+            self.status.value = status_line(run)
+            return
+        self.tracker.update()
+        self.status.value = status_line(run)
+        self.progress.value = min(run.superstep, self.progress.max)
+        self.progress.bar_style = {
+            "completed": "success",
+            "failed": "danger",
+            "cancelled": "warning",
+            "waiting": "info",
+        }.get(run.status, "")
+        self.executors.value = executor_table(self.tracker)
+        self.graph.refresh()
+        self.approvals.refresh()
+        outs = run.outputs
+        rows = [[i, type(o).__name__, o] for i, o in enumerate(outs)][-50:]
+        self.outputs.value = html_table(["#", "type", "value"], rows, empty="no outputs yet")
+        lines = list(self.tracker.logs)[-50:]
+        lines += [f"diagnostic: {d}" for d in run.diagnostics]
+        if self.driver_error:
+            lines.append(f"driver error: {self.driver_error}")
+        self.log.value = (
+            '<pre class="agentic-log" style="max-height:200px;overflow:auto;margin:0">'
+            + escape("\n".join(lines) or "(no log lines)")
+            + "</pre>"
+        )
+        if run.status in TERMINAL and self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    async def wait(self) -> Any:
+        """Await the background driver and the last redraw (for scripts and tests)."""
+        if self.driver is not None:
+            await self.driver
+        await self._throttle.idle()
+        self._throttle.flush()
+        return self.run.result() if self.run.loaded else None
+
+    def close(self) -> None:
+        """Stop following the run (the run itself goes on)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def live_run(run: Any, *, interval: float = 0.1) -> LiveRunWidget:
+    """Return the live widget of ``run`` at once and drive the run in a background task.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ctx.yield_output(x)
+        >>> wf = WorkflowBuilder(start=echo).build()
+        >>> live = live_run(wf.start("hi"))  # in a notebook: wf.run_live("hi")  # doctest: +SKIP
+    """
+    return LiveRunWidget(run, interval=interval)

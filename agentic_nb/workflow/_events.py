@@ -75,8 +75,13 @@ class WorkflowEvent:
         return f"{self.type}({', '.join(parts)})"
 
 
+TEXT_CHARS = 500  # strings (messages, errors) keep more than object previews
+
+
 def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, str):
+        return _preview(value, TEXT_CHARS)
+    if value is None or isinstance(value, (int, float, bool)):
         return value
     if isinstance(value, (list, tuple)) and all(
         v is None or isinstance(v, (str, int, float, bool)) for v in value

@@ -233,3 +233,29 @@ def test_custom_event_type_defaults_to_class_name() -> None:
     assert Progress().type == "Progress"
     rec = Progress(percent=3).to_record()
     assert rec["type"] == "Progress" and rec["percent"] == 3
+
+
+async def test_subscribers_and_sinks_see_every_event_live_and_a_broken_one_is_isolated() -> None:
+    import warnings
+
+    seen_by_sink: list[int] = []
+
+    class Sink:
+        def emit(self, event: WorkflowEvent) -> None:
+            seen_by_sink.append(event.seq)
+
+    def broken(event: WorkflowEvent) -> None:
+        raise RuntimeError("sink down")
+
+    wf = pipeline()
+    live: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = wf.start(1, event_sinks=[Sink(), broken])
+        unsubscribe = run.subscribe(lambda e: live.append(e.type))
+        result = await run.until_idle()
+    assert result.status == "completed"
+    assert seen_by_sink == [e.seq for e in result.events]
+    assert live == [e.type for e in result.events][1:]  # subscribed after WorkflowStarted
+    assert any("sink down" in str(w.message) for w in caught)
+    unsubscribe()

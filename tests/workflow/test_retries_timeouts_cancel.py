@@ -361,3 +361,110 @@ async def test_events_of_cancelled_superstep_are_kept_for_diagnosis() -> None:
         "slow",
     ]
     assert result.outputs == []
+
+
+async def test_cancel_keeps_fan_in_buffers_as_they_were_before_the_superstep() -> None:
+    a_round2 = asyncio.Event()
+
+    @executor(id="start")
+    async def start(n: int, ctx: WorkflowContext[int]) -> None:
+        await ctx.send_message(n)
+
+    @executor(id="a")
+    async def a(n: int, ctx: WorkflowContext[int | str]) -> None:
+        await ctx.send_message(f"a{n}")  # str: only the fan-in takes it
+        if n < 2:
+            await ctx.send_message(n + 1)  # int: only a itself takes it
+        else:
+            a_round2.set()
+
+    @executor(id="gate")
+    async def gate(n: int, ctx: WorkflowContext[int]) -> None:
+        await ctx.send_message(n)
+
+    @executor(id="b")
+    async def b(n: int, ctx: WorkflowContext[str]) -> None:
+        await asyncio.sleep(10)
+        await ctx.send_message(f"b{n}")
+
+    @executor(id="join")
+    async def join(items: list[str], ctx: WorkflowContext[None, list[str]]) -> None:
+        await ctx.yield_output(items)
+
+    wf = (
+        WorkflowBuilder(start=start)
+        .add_fan_out(start, [a, gate])
+        .add_edge(a, a)
+        .add_edge(gate, b)
+        .add_fan_in([a, b], join)
+        .build()
+    )
+    fan_in_id = wf.edges[-1].id
+    run = wf.start(1)
+    await run.step()  # superstep 0: start
+    await run.step()  # superstep 1: a sends "a1" (buffered) and 2 to itself; gate -> b
+    assert run.fan_in_buffers() == {fan_in_id: {"a": ["a1"], "b": []}}
+    driver = asyncio.create_task(run.until_idle())  # superstep 2: a sends "a2"; b blocks
+    await asyncio.wait_for(a_round2.wait(), 2)
+    await asyncio.sleep(0.01)
+    run.cancel()
+    await asyncio.wait_for(driver, 2)
+    assert run.status == "cancelled"
+    # "a2" of the interrupted superstep never reached the buffer
+    assert run.fan_in_buffers() == {fan_in_id: {"a": ["a1"], "b": []}}
+    assert [(q.target_id, q.payload) for q in run.queued_messages()] == [("a", 2), ("b", 1)]
+
+
+async def test_cancel_while_waiting_for_a_request() -> None:
+    @executor(id="ask")
+    async def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+        await ctx.yield_output(await ctx.request_info("value?", response_type=int))
+
+    run = WorkflowBuilder(start=ask).build().start(1)
+    result = await run.until_idle()
+    assert result.status == "waiting"
+    run.cancel()
+    assert run.status == "cancelled"
+    assert isinstance(run.events[-1], WorkflowCancelled)
+
+
+async def test_cancelling_a_parent_stops_a_running_child_workflow_at_once() -> None:
+    from agentic_nb import WorkflowExecutor
+
+    child_started = asyncio.Event()
+
+    @executor(id="long")
+    async def long(n: int, ctx: WorkflowContext[None, int]) -> None:
+        child_started.set()
+        await asyncio.sleep(10)
+        await ctx.yield_output(n)
+
+    child = WorkflowBuilder(name="kid", start=long).build()
+    sub = WorkflowExecutor(child, id="sub")
+
+    @executor(id="after")
+    async def after(n: int, ctx: WorkflowContext[None, int]) -> None:
+        await ctx.yield_output(n)
+
+    run = WorkflowBuilder(start=sub).add_edge(sub, after).build().start(1)
+    driver = asyncio.create_task(run.until_idle())
+    await asyncio.wait_for(child_started.wait(), 2)
+    t0 = time.perf_counter()
+    run.cancel()
+    result = await asyncio.wait_for(driver, 2)
+    assert time.perf_counter() - t0 < 0.5
+    assert result.status == "cancelled"
+    assert result.outputs == []
+    assert [q.target_id for q in run.queued_messages()] == ["sub"]
+
+
+async def test_sync_handler_failures_are_retried_too() -> None:
+    @executor(id="sync_flaky", retry=RetryPolicy(max_attempts=2))
+    def sync_flaky(n: int, ctx: WorkflowContext[None, str]) -> None:
+        if ctx.attempt == 1:
+            raise ValueError("sync first try")
+        ctx.yield_output(str(ctx.previous_errors[0]))
+
+    result = await WorkflowBuilder(start=sync_flaky).build().run(1)
+    assert result.status == "completed"
+    assert result.outputs == ["ValueError: sync first try"]

@@ -382,3 +382,15 @@ async def test_sync_handler_request_info_works_without_await() -> None:
     result = await run.respond(req.request_id, 21)
     assert result.status == "completed"
     assert result.outputs == [42]
+
+
+async def test_step_report_of_a_step_that_ends_waiting() -> None:
+    run = asking_workflow().start("figs")
+    report = await run.step()
+    assert report.status == "waiting"
+    assert report.executors == ["ask"]
+    assert report.delivered == 0
+    assert any(isinstance(e, RequestInfo) for e in report.events)
+    # the suspended delivery is still what the run will (re)deliver
+    assert [(q.target_id, q.payload) for q in run.queued_messages()] == [("ask", "figs")]
+    assert not run.can_progress()

@@ -218,16 +218,28 @@ def decode(data: Any) -> Any:
         return cls(decode(v))
     if tag in ("dc", "event"):
         fields = {k: decode(x) for k, x in v.items()}
-        if tag == "event":
-            init = {f.name for f in dataclasses.fields(cls) if f.init}
-            obj = cls(**{k: x for k, x in fields.items() if k in init})
-            for k, x in fields.items():
-                if k not in init:
-                    setattr(obj, k, x)
-            return obj
-        return cls(**fields)
+        try:
+            if tag == "event":
+                init = {f.name for f in dataclasses.fields(cls) if f.init}
+                obj = cls(**{k: x for k, x in fields.items() if k in init})
+                for k, x in fields.items():
+                    if k not in init:
+                        setattr(obj, k, x)
+                return obj
+            return cls(**fields)
+        except TypeError as exc:
+            raise CodecError(
+                f"stored {cls.__qualname__} has fields {sorted(fields)} that do not fit the class "
+                f"defined now ({exc}); the class changed since the data was written"
+            ) from exc
     if tag == "pyd":
-        return cls.model_validate(v)  # type: ignore[attr-defined]
+        try:
+            return cls.model_validate(v)  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise CodecError(
+                f"stored {cls.__qualname__} no longer validates against the model defined now: "
+                f"{exc}"
+            ) from exc
     raise CodecError(f"unknown codec tag {tag!r}; was this data written by a newer agentic_nb?")
 
 

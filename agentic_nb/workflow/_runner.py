@@ -183,6 +183,9 @@ class Run:
         self._cancel_requested = False
         self._t0 = time.perf_counter()
         self._t_end: float | None = None
+        self._last_number = 0
+        self._last_ran: list[str] = []
+        self._last_event_start = 0
         # Durability (see _durable.py): storage, journal buffer, lazy restore, replay.
         self.storage: Any = (
             checkpoint_storage if checkpoint_storage is not None else workflow.checkpoint_storage
@@ -378,21 +381,26 @@ class Run:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            return await self._step_locked()
+            await self._step_locked()
+        return self._report(self._last_number, self._last_ran, self._last_event_start)
 
     async def until_idle(self) -> WorkflowResult:
         """Step until the run completes, fails, is cancelled or waits for input."""
         if self._loader is not None:
             await self.load()
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        lock = self._lock
         while self.can_progress():
-            await self.step()
+            async with lock:
+                await self._step_locked()
         if self._unsaved:
             await self.flush_journal()
         return self.result()
 
-    async def _step_locked(self) -> StepReport:
+    async def _step_locked(self) -> None:
         if self.status in TERMINAL:
-            return self._report(self.superstep, [], len(self._event_list))
+            return self._mark(self.superstep, [], len(self._event_list))
         self._driver = asyncio.current_task()
         try:
             return await self._step_inner()
@@ -402,23 +410,23 @@ class Run:
                 task = asyncio.current_task()
                 if task is not None:
                     task.uncancel()
-                return self._report(self.superstep, [], len(self._event_list))
+                return self._mark(self.superstep, [], len(self._event_list))
             raise
         finally:
             self._driver = None
 
-    async def _step_inner(self) -> StepReport:
+    async def _step_inner(self) -> None:
         wf = self.workflow
         if self.storage is not None:
             try:
                 await _durable.before_step(self)
             except Exception as exc:
                 self._fail(type(exc).__name__, f"checkpoint storage failed: {exc}")
-                return self._report(self.superstep, [], len(self._event_list))
+                return self._mark(self.superstep, [], len(self._event_list))
         if self._open is None:
             if not self._pending:
                 self._complete()
-                return self._report(self.superstep, [], len(self._event_list))
+                return self._mark(self.superstep, [], len(self._event_list))
             if self.superstep >= wf.max_supersteps:
                 queued = ", ".join(
                     f"{wf._executors[i].id} ({len(d)})" for i, d in sorted(self._pending.items())
@@ -428,7 +436,7 @@ class Run:
                     f"max_supersteps={wf.max_supersteps} reached with messages still queued "
                     f"for: {queued}. Raise max_supersteps or check for a cycle without exit.",
                 )
-                return self._report(self.superstep, [], len(self._event_list))
+                return self._mark(self.superstep, [], len(self._event_list))
             self.status = "running"
             pending = self._pending
             self._pending = {}
@@ -473,7 +481,7 @@ class Run:
                 self._children = []
         return await self._after_drive(open_)
 
-    async def _after_drive(self, open_: _OpenSuperstep) -> StepReport:
+    async def _after_drive(self, open_: _OpenSuperstep) -> None:
         number = open_.number
         failed = [s for s in open_.slots if s.failed is not None]
         waiting = [s for s in open_.slots if s.waiting is not None]
@@ -481,13 +489,13 @@ class Run:
             self.status = "waiting"
             if self._unsaved:
                 await self.flush_journal()
-            return self._report(number, open_.ran, open_.event_start)
+            return self._mark(number, open_.ran, open_.event_start)
         try:
             self._barrier(open_)
         except RoutingError as exc:
             self._open = None
             self._fail("RoutingError", str(exc))
-            return self._report(number, open_.ran, open_.event_start)
+            return self._mark(number, open_.ran, open_.event_start)
         if self.storage is not None and not failed:
             ending = not self._pending and not self._requests
             try:
@@ -497,7 +505,7 @@ class Run:
                     type(exc).__name__,
                     f"checkpoint after superstep {number} could not be saved: {exc}",
                 )
-                return self._report(number, open_.ran, open_.event_start)
+                return self._mark(number, open_.ran, open_.event_start)
         if failed:
             first = failed[0]
             err = first.failed
@@ -509,7 +517,7 @@ class Run:
             )
         elif not self._pending and not self._requests:
             self._complete()
-        return self._report(number, open_.ran, open_.event_start)
+        return self._mark(number, open_.ran, open_.event_start)
 
     def _barrier(self, open_: _OpenSuperstep) -> None:
         sent = 0
@@ -968,6 +976,12 @@ class Run:
             if not driver.done():
                 self.cancel()
                 driver.cancel()
+
+    def _mark(self, number: int, ran: list[str], event_start: int) -> None:
+        """Remember what the last step did; ``step()`` turns it into a StepReport."""
+        self._last_number = number
+        self._last_ran = ran
+        self._last_event_start = event_start
 
     def _report(self, number: int, ran: list[str], event_start: int) -> StepReport:
         evs = self._event_list[event_start:]

@@ -213,6 +213,8 @@ def decode(data: Any) -> Any:
         return uuid.UUID(v)
     if tag == "path":
         return PurePosixPath(v)
+    if tag not in ("enum", "dc", "event", "pyd"):
+        raise CodecError(f"unknown codec tag {tag!r}; was this data written by a newer agentic_nb?")
     cls = _lookup(data.get("cls", ""), tag)
     if tag == "enum":
         return cls(decode(v))
@@ -240,7 +242,7 @@ def decode(data: Any) -> Any:
                 f"stored {cls.__qualname__} no longer validates against the model defined now: "
                 f"{exc}"
             ) from exc
-    raise CodecError(f"unknown codec tag {tag!r}; was this data written by a newer agentic_nb?")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _hashable(v: Any) -> Any:

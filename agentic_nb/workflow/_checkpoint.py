@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import os
 import re
@@ -146,7 +147,7 @@ class CheckpointStorage(Protocol):
     async def delete(self, run_id: str) -> int: ...
     async def keep_last(self, run_id: str, n: int) -> int: ...
     async def append(self, run_id: str, record: dict[str, Any]) -> None: ...
-    async def journal(self, run_id: str) -> list[dict[str, Any]]: ...
+    async def journal(self, run_id: str) -> builtins.list[dict[str, Any]]: ...
 
 
 def new_checkpoint_id() -> str:
@@ -228,7 +229,7 @@ class InMemoryCheckpointStorage:
             json.dumps(record, separators=(",", ":"), allow_nan=False)
         )
 
-    async def journal(self, run_id: str) -> list[dict[str, Any]]:
+    async def journal(self, run_id: str) -> builtins.list[dict[str, Any]]:
         return [json.loads(r) for r in self._journals.get(run_id, ())]
 
 
@@ -352,7 +353,7 @@ class FileCheckpointStorage:
                 fh.flush()
                 os.fsync(fh.fileno())
 
-    async def journal(self, run_id: str) -> list[dict[str, Any]]:
+    async def journal(self, run_id: str) -> builtins.list[dict[str, Any]]:
         path = self._run_dir(run_id) / "journal.jsonl"
         if not path.exists():
             return []

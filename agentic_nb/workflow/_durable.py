@@ -38,13 +38,12 @@ _BUILTIN_TYPES = {t.__name__: t for t in (int, str, float, bool, dict, list, tup
 
 
 def type_ref(tp: Any) -> str:
-    if tp is None or is_any(tp):
+    if not isinstance(tp, type) or is_any(tp):
         return "Any"
-    if isinstance(tp, type):
-        if tp.__name__ in _BUILTIN_TYPES and getattr(builtins, tp.__name__, None) is tp:
-            return tp.__name__
-        return type_key(tp)
-    return "Any"
+    name = tp.__name__
+    if name in _BUILTIN_TYPES and getattr(builtins, name, None) is tp:
+        return name
+    return type_key(tp)
 
 
 def resolve_type(ref: str) -> Any:

@@ -27,12 +27,38 @@ from ._checkpoint import (
 )
 from ._codec import _REGISTRY, decode, encode, type_key
 from ._context import Attempt, ExecutorError
-from ._events import CheckpointSaved, ExecutorCompleted, WorkflowResumed
+from ._events import (
+    AgentRunUpdate,
+    CheckpointSaved,
+    ExecutorCompleted,
+    ExecutorFailed,
+    ExecutorInvoked,
+    MessageSent,
+    MessageUndelivered,
+    Output,
+    RequestAnswered,
+    RequestInfo,
+    WorkflowResumed,
+)
 from ._typing import is_any
 
 if TYPE_CHECKING:
     from ._context import WorkflowContext
     from ._runner import Run, _OpenSuperstep, _Slot
+
+# Lifecycle events the engine re-creates itself; streamed agent chunks are transient.
+_ENGINE_EVENTS = (
+    ExecutorInvoked,
+    ExecutorCompleted,
+    ExecutorFailed,
+    MessageSent,
+    MessageUndelivered,
+    Output,
+    RequestInfo,
+    RequestAnswered,
+    CheckpointSaved,
+    AgentRunUpdate,
+)
 
 _BUILTIN_TYPES = {t.__name__: t for t in (int, str, float, bool, dict, list, tuple, bytes)}
 
@@ -84,8 +110,22 @@ def failure_record(run: Run, slot: _Slot, error: ExecutorError, dur: float) -> d
     }
 
 
+def _task_events(run: Run, executor_id: str, first: int) -> list[Any]:
+    """Events a task emitted itself (logs, custom events), not the engine's own."""
+    return [
+        encode(e)
+        for e in run._event_list[first:]
+        if e.executor_id == executor_id and not isinstance(e, _ENGINE_EVENTS)
+    ]
+
+
 async def record_write(
-    run: Run, slot: _Slot, ctx: WorkflowContext[Any, Any], attempt: int, dur: float
+    run: Run,
+    slot: _Slot,
+    ctx: WorkflowContext[Any, Any],
+    attempt: int,
+    dur: float,
+    first_event: int,
 ) -> None:
     """Persist a finished delivery at once (the superstep's "pending writes")."""
     if run._unsaved:
@@ -103,6 +143,9 @@ async def record_write(
         "o": [encode(o) for o in ctx._outputs],
         "w": {k: encode(v) for k, v in writes.items()},
     }
+    events = _task_events(run, slot.executor.id, first_event)
+    if events:
+        record["ev"] = events
     await run.storage.append(run.run_id, record)
 
 
@@ -309,6 +352,8 @@ def apply_replay(run: Run, open_: _OpenSuperstep) -> None:
         for r in sorted(run._replay.pop((number, ex_id), ()), key=lambda r: r["p"]):
             if r["p"] != slot.next:
                 continue
+            for ev in r.get("ev", ()):
+                run._emit(decode(ev), ex_id)
             slot.messages.extend((decode(m), t) for m, t in r["m"])
             slot.outputs.extend(decode(o) for o in r["o"])
             if r["w"]:

@@ -573,6 +573,7 @@ class Run:
                 ex.id,
             )
             t0 = time.perf_counter()
+            first_event = len(self._event_list)
             try:
                 await self._call(ex, spec, d.message, ctx)
             except PendingRequest as pending:
@@ -633,7 +634,7 @@ class Run:
                 slot.state_writes.update(ctx._state_writes)
             if self.storage is not None:
                 try:
-                    await _durable.record_write(self, slot, ctx, attempt, dur)
+                    await _durable.record_write(self, slot, ctx, attempt, dur, first_event)
                 except Exception as exc:
                     slot.failed = exc
                     return False

@@ -18,8 +18,10 @@ from agentic_nb.workflow import (
     FileCheckpointStorage,
     GraphMismatchError,
     InMemoryCheckpointStorage,
+    Log,
     RequestError,
     RunStateError,
+    WorkflowEvent,
     register_checkpoint_type,
 )
 
@@ -247,6 +249,54 @@ async def test_finished_tasks_of_an_interrupted_superstep_are_replayed_not_rerun
     replayed = [e for e in result.events.of_type(ExecutorCompleted) if e.replayed]
     assert sorted(e.executor_id for e in replayed) == ["a", "c"]  # type: ignore[type-var]
     assert result.state == {"a": 3, "b": 3, "c": 3}
+
+
+async def test_a_replayed_task_replays_its_own_events_too() -> None:
+    store = InMemoryCheckpointStorage()
+    calls: Counter[str] = Counter()
+    gate = asyncio.Event()
+
+    @dataclass
+    class Progress(WorkflowEvent):
+        percent: int = 0
+
+    def build(blocking: bool) -> Any:
+        @executor(id="src")
+        async def src(n: int, ctx: WorkflowContext[int]) -> None:
+            await ctx.send_message(n)
+
+        @executor(id="quick")
+        async def quick(n: int, ctx: WorkflowContext[None, int]) -> None:
+            calls["quick"] += 1
+            await ctx.log("info", f"quick saw {n}")
+            await ctx.add_event(Progress(percent=100))
+            await ctx.yield_output(n)
+
+        @executor(id="stuck")
+        async def stuck(n: int, ctx: WorkflowContext[None, int]) -> None:
+            if blocking:
+                await gate.wait()
+            await ctx.yield_output(-n)
+
+        return (
+            WorkflowBuilder(start=src, checkpoint_storage=store)
+            .add_fan_out(src, [quick, stuck])
+            .build()
+        )
+
+    run = build(True).start(5)
+    await run.step()
+    task = asyncio.ensure_future(run.step())
+    while not calls["quick"]:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)
+    run.cancel()
+    await task
+    result = await (await build(False).resume(run.run_id)).until_idle()
+    assert calls["quick"] == 1
+    assert result.outputs == [5, -5]
+    assert [e.message for e in result.events.of_type(Log)] == ["quick saw 5"]
+    assert [e.percent for e in result.events.of_type(Progress)] == [100]
 
 
 async def test_graph_change_is_a_clear_error_with_an_override() -> None:

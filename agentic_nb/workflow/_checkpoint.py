@@ -38,7 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -77,7 +77,9 @@ class Checkpoint:
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), allow_nan=False)
+        # Fields already hold JSON data (payloads are codec-encoded): no deep copy needed.
+        data = {name: getattr(self, name) for name in _CHECKPOINT_FIELDS}
+        return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Checkpoint:
@@ -111,6 +113,9 @@ class Checkpoint:
     def decoded_queue(self) -> list[dict[str, Any]]:
         """Queued messages as ``{"target", "source", "edge", "message"}`` with decoded payloads."""
         return [{**q, "message": decode(q["message"])} for q in self.queued]
+
+
+_CHECKPOINT_FIELDS = tuple(f.name for f in fields(Checkpoint))
 
 
 @dataclass(frozen=True)

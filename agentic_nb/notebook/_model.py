@@ -9,6 +9,7 @@ still being assembled (unknown ids show up as *missing* nodes).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,10 +83,21 @@ def _types(source: Executor | None, target: Executor | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(type_name(m) for m in sent))
 
 
+_models: weakref.WeakKeyDictionary[Any, GraphModel] = weakref.WeakKeyDictionary()
+
+
 def model_from_workflow(wf: Any) -> GraphModel:
-    """Model of a built :class:`Workflow` (sub-workflows expanded as clusters)."""
-    model = GraphModel(name=wf.name, start=wf.start_executor_id)
-    _add_graph(model, wf.name, wf.executors, wf.edges, wf.start_executor_id, prefix="", cluster="")
+    """Model of a built :class:`Workflow` (sub-workflows expanded as clusters).
+
+    A workflow is immutable, so its model is computed once and cached.
+    """
+    model = _models.get(wf)
+    if model is None:
+        model = GraphModel(name=wf.name, start=wf.start_executor_id)
+        _add_graph(
+            model, wf.name, wf.executors, wf.edges, wf.start_executor_id, prefix="", cluster=""
+        )
+        _models[wf] = model
     return model
 
 
@@ -153,7 +165,7 @@ def _add_graph(
 
     def ref(xid: str) -> str:
         nid = prefix + xid
-        if xid not in known and not any(n.id == nid for n in model.nodes):
+        if xid not in known:
             model.nodes.append(
                 NodeSpec(id=nid, label=xid, kind="missing", cluster=cluster, is_executor=False)
             )

@@ -29,10 +29,26 @@ def status_line(run: Any) -> str:
     )
 
 
-def executor_table(tracker: Any) -> str:
+MAX_ROWS = 150
+
+
+def executor_table(tracker: Any, max_rows: int = MAX_ROWS) -> str:
+    """One row per executor; in very large graphs, idle (pending/skipped) rows are counted
+    instead of listed."""
     states = tracker.states()
+    shown = list(tracker.stats.items())
+    hidden = ""
+    if len(shown) > max_rows:
+        active = [(k, st) for k, st in shown if states[k] not in ("pending", "skipped")]
+        idle = len(shown) - len(active)
+        shown = active[-max_rows:]
+        hidden = (
+            f'<tr><td colspan="5" style="padding:1px 8px;color:#777">'
+            f"… {idle} pending/skipped and {len(active) - len(shown)} earlier executors "
+            f"not listed</td></tr>"
+        )
     rows = []
-    for xid, st in tracker.stats.items():
+    for xid, st in shown:
         s = states[xid]
         rows.append(
             "<tr>"
@@ -52,7 +68,7 @@ def executor_table(tracker: Any) -> str:
     )
     return (
         f'<table class="agentic-executors" style="border-collapse:collapse;font-size:12px">'
-        f"<tr>{head}</tr>{''.join(rows)}</table>"
+        f"<tr>{head}</tr>{''.join(rows)}{hidden}</table>"
     )
 
 

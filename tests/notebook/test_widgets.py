@@ -332,3 +332,13 @@ def test_cards_build_without_a_loop(response_type: Any) -> None:
     (card,) = panel.cards.values()
     card.approve.click()  # no running loop: the card explains how to answer instead
     assert "await run.respond" in card.error.value and not card.answered
+
+
+async def test_huge_graphs_list_only_active_executors() -> None:
+    run = chain(200).start(0)
+    for _ in range(3):
+        await run.step()
+    widget = LiveRunWidget(run, drive_run=False)
+    table = widget.executors.value
+    assert table.count("data-executor=") == 3  # s0..s2 done, the rest is counted
+    assert "197 pending/skipped" in table

@@ -44,6 +44,7 @@ class AnthropicChatClient(ChatClient):
     """
 
     provider = "anthropic"
+    api_key_env = "ANTHROPIC_API_KEY"
 
     def __init__(
         self,

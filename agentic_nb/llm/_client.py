@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ._errors import (
+    AuthenticationError,
     ChatClientError,
     ChatConnectionError,
     ChatTimeoutError,
@@ -160,6 +161,8 @@ class ChatClient(ABC):
     """
 
     provider: ClassVar[str] = "chat"
+    #: Environment variable holding the API key (named in authentication errors).
+    api_key_env: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -303,6 +306,8 @@ class ChatClient(ABC):
             return exc
         translated = self._translate_error(exc)
         if translated is not None:
+            if isinstance(translated, AuthenticationError) and self.api_key_env:
+                translated.with_hint(f"check the API key: pass api_key= or set {self.api_key_env}")
             return translated
         if isinstance(exc, (ConnectionError, OSError)):
             return ChatConnectionError(self.provider, self.model, f"{type(exc).__name__}: {exc}")

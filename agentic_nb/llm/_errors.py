@@ -43,7 +43,16 @@ class ChatClientError(Exception):
         self.hint = hint or self.default_hint
         self.status_code = status_code
         self.retry_after = retry_after
-        super().__init__(f"{provider} model {model!r}: {what}; {self.hint}")
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        return f"{self.provider} model {self.model!r}: {self.what}; {self.hint}"
+
+    def with_hint(self, hint: str) -> ChatClientError:
+        """Replace the "what to do" part of the message (returns ``self``)."""
+        self.hint = hint
+        self.args = (self._text(),)
+        return self
 
 
 class AuthenticationError(ChatClientError):

@@ -42,6 +42,7 @@ class GeminiChatClient(ChatClient):
     """
 
     provider = "gemini"
+    api_key_env = "GEMINI_API_KEY"
 
     def __init__(
         self,
@@ -258,15 +259,37 @@ class GeminiChatClient(ChatClient):
                 f"HTTP {exc.code}: {str(exc.message or exc.status or exc)[:300]}",
                 retry_after=parse_retry_after(headers),
             )
-        httpx = require("httpx", "llm")
-        if isinstance(exc, httpx.TimeoutException):
+        timeouts, transport = _transport_errors()
+        if isinstance(exc, timeouts):
             return ChatTimeoutError(self.provider, self.model, f"request timed out ({exc})")
-        if isinstance(exc, (httpx.TransportError,)):
+        if isinstance(exc, transport):
             where = self.base_url or "generativelanguage.googleapis.com"
             return ChatConnectionError(
-                self.provider, self.model, f"cannot connect to {where}: {exc}"
+                self.provider, self.model, f"cannot connect to {where}: {exc!r}"
             )
         return None
+
+
+def _transport_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """Timeout and transport exception classes of the HTTP stacks google-genai may use."""
+    import importlib
+
+    timeouts: list[type] = []
+    transport: list[type] = []
+    for name in ("httpx", "httpx2"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        timeouts.append(mod.TimeoutException)
+        transport.append(mod.TransportError)
+    try:
+        aiohttp = importlib.import_module("aiohttp")
+        transport.append(aiohttp.ClientConnectionError)
+        timeouts.append(aiohttp.ServerTimeoutError)
+    except ImportError:
+        pass
+    return tuple(timeouts), tuple(transport)
 
 
 def _usage(meta: Any) -> Usage | None:

@@ -41,6 +41,7 @@ class OpenAIChatClient(ChatClient):
     """
 
     provider = "openai"
+    api_key_env = "OPENAI_API_KEY"
 
     def __init__(
         self,

@@ -212,3 +212,32 @@ async def test_child_request_answer_is_type_checked_on_the_parent() -> None:
     assert [r.request_id for r in run.pending_requests] == [req.request_id]
     result = await run.respond(req.request_id, 41)
     assert result.outputs == [42]
+
+
+async def test_a_grandchild_request_surfaces_on_the_top_run() -> None:
+    @executor(id="ask")
+    async def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+        extra = await ctx.request_info("extra?", response_type=int)
+        await ctx.yield_output(n + extra)
+
+    inner = WorkflowBuilder(name="inner", start=ask).build()
+    mid_exec = WorkflowExecutor(inner, id="mid")
+    middle = (
+        WorkflowBuilder(name="middle", start=mid_exec).add_edge(mid_exec, emit("relay")).build()
+    )
+    top_exec = WorkflowExecutor(middle, id="top")
+    run = (
+        WorkflowBuilder(name="root", start=top_exec)
+        .add_edge(top_exec, emit("out"))
+        .build()
+        .start(1)
+    )
+    result = await run.until_idle()
+    assert result.status == "waiting"
+    [req] = run.pending_requests
+    assert req.request == "extra?"
+    infos = result.events.of_type(RequestInfo)
+    assert any(e.executor_id == "top/mid/ask" for e in infos)
+    result = await run.respond(req.request_id, 41)
+    assert result.status == "completed", result.error
+    assert result.outputs == [42]

@@ -80,7 +80,9 @@ def _types(source: Executor | None, target: Executor | None) -> tuple[str, ...]:
         flowing = [m for m in sent if any(could_flow(m, a) for a in target.input_types)]
         if flowing:
             sent = tuple(flowing)
-    return tuple(dict.fromkeys(type_name(m) for m in sent))
+    names = tuple(dict.fromkeys(type_name(m) for m in sent))
+    concrete = tuple(n for n in names if n not in ("Any", "object"))
+    return concrete or names
 
 
 _models: weakref.WeakKeyDictionary[Any, GraphModel] = weakref.WeakKeyDictionary()

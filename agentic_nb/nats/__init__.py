@@ -1,0 +1,47 @@
+"""NATS as the nervous system of agentic_nb: events, history, state and requests
+across processes (optional extra: ``pip install 'agentic-nb[nats]'``).
+
+Importing this package does not import nats-py; each function does when called.
+
+Example::
+
+    >>> import asyncio
+    >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+    >>> from agentic_nb.nats import LocalNatsServer, NatsEventSink, connect, watch
+    >>> @executor
+    ... async def shout(text: str, ctx: WorkflowContext[None, str]) -> None:
+    ...     await ctx.yield_output(text.upper())
+    >>> async def main(url):
+    ...     nc = await connect(url)
+    ...     sink = await NatsEventSink(nc).start()
+    ...     result = await WorkflowBuilder(start=shout).build().run("hi", event_sinks=[sink])
+    ...     await sink.flush()
+    ...     remote = await watch(result.run_id, connection=nc)
+    ...     status, outputs = remote.status, remote.outputs
+    ...     await remote.aclose(); await sink.aclose(); await nc.close()
+    ...     return status, outputs
+    >>> with LocalNatsServer() as server:
+    ...     asyncio.run(main(server.url))
+    ('completed', ['HI'])
+"""
+
+from ._connect import NatsConnectionError, connect
+from ._server import LocalNatsServer, NatsServerError, find_nats_server
+from ._sink import EventsDropped, NatsEventSink, SinkStats
+from ._streams import StreamLimits, ensure_streams
+from ._subjects import decode_token, encode_token
+
+__all__ = [
+    "EventsDropped",
+    "LocalNatsServer",
+    "NatsConnectionError",
+    "NatsEventSink",
+    "NatsServerError",
+    "SinkStats",
+    "StreamLimits",
+    "connect",
+    "decode_token",
+    "encode_token",
+    "ensure_streams",
+    "find_nats_server",
+]

@@ -1,0 +1,354 @@
+"""How one workflow event becomes NATS messages: subject, payload, headers,
+plus the audit and metrics records and the KV updates that go with it.
+
+Event subjects (every one carries the run id; ids are encoded by ``_subjects``):
+
+=====================  ====================================================
+event                  subject
+=====================  ====================================================
+WorkflowStarted        ``agentic.workflow.<run>.started``
+SuperstepStarted       ``agentic.workflow.<run>.superstep.started``
+SuperstepCompleted     ``agentic.workflow.<run>.superstep.completed``
+Output                 ``agentic.workflow.<run>.output``
+WorkflowCompleted      ``agentic.workflow.<run>.completed``
+WorkflowFailed         ``agentic.workflow.<run>.error``
+WorkflowCancelled      ``agentic.workflow.<run>.cancelled``
+RequestInfo            ``agentic.workflow.<run>.request.<request>.opened``
+RequestAnswered        ``agentic.workflow.<run>.request.<request>.answered``
+CheckpointSaved        ``agentic.workflow.<run>.checkpoint``
+FanInWaiting           ``agentic.workflow.<run>.fanin_waiting``
+ExecutorInvoked        ``agentic.executor.<run>.<executor>.started``
+ExecutorCompleted      ``agentic.executor.<run>.<executor>.completed``
+ExecutorFailed         ``agentic.executor.<run>.<executor>.failed``
+MessageUndelivered     ``agentic.executor.<run>.<executor>.undelivered``
+Log                    ``agentic.executor.<run>.<executor>.log`` (or ``…workflow.<run>.log``)
+MessageSent            ``agentic.edge.<run>.<edge>.activated`` (header ``Agentic-Sha256``)
+AgentRunUpdate         ``agentic.agent.<run>.<agent>.response``
+any other event        ``agentic.executor.<run>.<executor>.event.<type>``
+                       (run level: ``agentic.workflow.<run>.event.<type>``)
+=====================  ====================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+from agentic_nb.workflow import (
+    AgentRunUpdate,
+    CheckpointSaved,
+    ExecutorCompleted,
+    ExecutorFailed,
+    ExecutorInvoked,
+    FanInWaiting,
+    Log,
+    MessageSent,
+    MessageUndelivered,
+    Output,
+    RequestAnswered,
+    RequestInfo,
+    SuperstepCompleted,
+    SuperstepStarted,
+    WorkflowCancelled,
+    WorkflowCompleted,
+    WorkflowEvent,
+    WorkflowFailed,
+    WorkflowStarted,
+)
+from agentic_nb.workflow._codec import CodecError, dumps, encode
+
+from . import _subjects as S
+from ._streams import EDGES_BUCKET, OUTPUTS_BUCKET
+
+PREVIEW = 200
+
+_WORKFLOW_VERBS: dict[type, tuple[str, ...]] = {
+    WorkflowStarted: ("started",),
+    SuperstepStarted: ("superstep", "started"),
+    SuperstepCompleted: ("superstep", "completed"),
+    Output: ("output",),
+    WorkflowCompleted: ("completed",),
+    WorkflowCancelled: ("cancelled",),
+    WorkflowFailed: ("error",),
+    CheckpointSaved: ("checkpoint",),
+    FanInWaiting: ("fanin_waiting",),
+}
+_EXECUTOR_VERBS: dict[type, str] = {
+    ExecutorInvoked: "started",
+    ExecutorCompleted: "completed",
+    ExecutorFailed: "failed",
+    MessageUndelivered: "undelivered",
+    Log: "log",
+}
+
+
+def event_subject(event: WorkflowEvent) -> str:
+    """The subject an event is published on (see the table in this module).
+
+    Example::
+
+        >>> from agentic_nb.workflow import ExecutorCompleted
+        >>> event_subject(ExecutorCompleted(run_id="r1", executor_id="a.*"))
+        'agentic.executor.r1.a=2E=2A.completed'
+    """
+    run = event.run_id
+    t = type(event)
+    if t is MessageSent:
+        return S.edge_subject(run, event.edge or "", "activated")  # type: ignore[attr-defined]
+    if t is RequestInfo or t is RequestAnswered:
+        verb = "opened" if t is RequestInfo else "answered"
+        return S.request_event_subject(run, event.request_id, verb)  # type: ignore[attr-defined]
+    verbs = _WORKFLOW_VERBS.get(t)
+    if verbs is not None:
+        return S.workflow_subject(run, *verbs)
+    if t is AgentRunUpdate:
+        return S.agent_subject(run, event.executor_id or "", "response")
+    verb = _EXECUTOR_VERBS.get(t)
+    if event.executor_id is None:
+        if verb == "log":
+            return S.workflow_subject(run, "log")
+        return f"{S.workflow_subject(run, 'event')}.{S.event_type_token(event.type)}"
+    if verb is not None:
+        return S.executor_subject(run, event.executor_id, verb)
+    return f"{S.executor_subject(run, event.executor_id, 'event')}.{S.event_type_token(event.type)}"
+
+
+def preview(value: Any, limit: int = PREVIEW) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def encode_event(event: WorkflowEvent) -> bytes:
+    """The event as agentic_nb codec JSON; a field the codec refuses (an unregistered
+    payload type) is replaced by its ``repr`` preview, so the event is never lost."""
+    try:
+        return dumps(event).encode()
+    except CodecError:
+        pass
+    clone = object.__new__(type(event))
+    clone.__dict__.update(event.__dict__)
+    for f in dataclasses.fields(event):
+        try:
+            encode(getattr(event, f.name))
+        except CodecError:
+            setattr(clone, f.name, "<unencodable> " + preview(getattr(event, f.name)))
+    return dumps(clone).encode()
+
+
+def event_headers(event: WorkflowEvent) -> dict[str, str]:
+    headers = {
+        "Nats-Msg-Id": f"{event.run_id}:{event.seq}",
+        "Agentic-Run": event.run_id,
+        "Agentic-Seq": str(event.seq),
+        "Agentic-Type": event.type,
+    }
+    if type(event) is MessageSent:
+        headers["Agentic-Sha256"] = event.sha256  # type: ignore[attr-defined]
+    return headers
+
+
+def _json(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), default=preview).encode()
+
+
+def _safe_encode(value: Any) -> Any:
+    try:
+        return encode(value)
+    except CodecError:
+        return {"__preview__": preview(value)}
+
+
+Op = tuple[str, bytes, dict[str, str] | None]
+
+
+class RunContext:
+    """What the mapper remembers about one run (edge kinds and executor kinds)."""
+
+    __slots__ = ("edge_kinds", "executor_kinds")
+
+    def __init__(self) -> None:
+        self.edge_kinds: dict[str, str] = {}
+        self.executor_kinds: dict[str, str] = {}
+
+    def learn(self, graph: dict[str, Any] | None) -> None:
+        if not graph:
+            return
+        for e in graph.get("edges", ()):
+            self.edge_kinds[e.get("id", "")] = str(e.get("kind", ""))
+        for x in graph.get("executors", ()):
+            self.executor_kinds[x.get("id", "")] = str(x.get("kind", ""))
+
+
+_NOT_DECISIONS = frozenset({"direct", "fan_in", "fanin", "fan-in", ""})
+
+
+def audit_ops(
+    event: WorkflowEvent, ctx: RunContext, answer_note: dict[str, Any] | None
+) -> list[Op]:
+    """Decision records for ``AGENTIC_AUDIT`` (routing, verdicts, requests, approvals)."""
+    run = event.run_id
+    t = type(event)
+    base = {"run_id": run, "seq": event.seq, "ts": event.ts, "superstep": event.superstep}
+    out: list[Op] = []
+
+    def rec(kind: str, **fields: Any) -> None:
+        out.append((f"agentic.audit.{S.encode_token(run)}.{kind}", _json({**base, **fields}), None))
+
+    if t is MessageSent:
+        ev: Any = event
+        kind = ctx.edge_kinds.get(ev.edge, "")
+        if kind not in _NOT_DECISIONS:
+            rec(
+                "routing",
+                decision="routed",
+                edge=ev.edge,
+                edge_kind=kind,
+                source=ev.source_id,
+                target=ev.target_id,
+                payload_type=ev.payload_type,
+                sha256=ev.sha256,
+            )
+        if ctx.executor_kinds.get(ev.source_id) == "validator":
+            verdict = _verdict(ev.payload)
+            if verdict is not None:
+                rec("verdict", validator=ev.source_id, target=ev.target_id, **verdict)
+    elif t is MessageUndelivered:
+        ev = event
+        rec(
+            "routing",
+            decision=ev.reason,
+            source=ev.source_id,
+            payload_type=ev.payload_type,
+            candidates=list(ev.candidates),
+            detail=ev.detail,
+        )
+    elif t is RequestInfo:
+        ev = event
+        rec(
+            "request",
+            request_id=ev.request_id,
+            executor=ev.executor_id,
+            request=preview(ev.request),
+            response_type=ev.response_type,
+        )
+    elif t is RequestAnswered:
+        ev = event
+        note = answer_note or {}
+        rec(
+            "approval",
+            request_id=ev.request_id,
+            executor=ev.executor_id,
+            response=preview(ev.response),
+            who=note.get("who"),
+            why=note.get("why"),
+            via=note.get("via", "local"),
+        )
+    elif t is ExecutorFailed:
+        ev = event
+        rec(
+            "failure",
+            executor=ev.executor_id,
+            attempt=ev.attempt,
+            error_type=ev.error_type,
+            error=preview(ev.error_message),
+            will_retry=ev.will_retry,
+        )
+    elif isinstance(event, WorkflowFailed):
+        ev = event
+        rec("outcome", status=ev.status, error_type=ev.error_type, error=preview(ev.error_message))
+    elif t is WorkflowCompleted:
+        rec("outcome", status=event.status)  # type: ignore[attr-defined]
+    return out
+
+
+def _verdict(payload: Any) -> dict[str, Any] | None:
+    if isinstance(payload, dict):
+        passed, errors = payload.get("passed"), payload.get("errors")
+    else:
+        passed, errors = getattr(payload, "passed", None), getattr(payload, "errors", None)
+    if passed is None:
+        return None
+    return {"passed": bool(passed), "errors": [preview(e) for e in (errors or [])]}
+
+
+def metric_ops(event: WorkflowEvent) -> list[Op]:
+    """Durations and token usage for ``AGENTIC_METRICS``."""
+    run = S.encode_token(event.run_id)
+    t = type(event)
+    base = {"run_id": event.run_id, "seq": event.seq, "ts": event.ts, "superstep": event.superstep}
+    if t is ExecutorCompleted or t is ExecutorFailed:
+        ev: Any = event
+        subject = f"agentic.metrics.{run}.executor.{S.encode_token(ev.executor_id or '')}"
+        status = "completed" if t is ExecutorCompleted else "failed"
+        body = {
+            **base,
+            "executor": ev.executor_id,
+            "duration_ms": ev.duration_ms,
+            "attempt": ev.attempt,
+            "status": status,
+        }
+        return [(subject, _json(body), None)]
+    if t is SuperstepCompleted:
+        ev = event
+        body = {**base, "duration_ms": ev.duration_ms, "messages_sent": ev.messages_sent}
+        return [(f"agentic.metrics.{run}.superstep", _json(body), None)]
+    if t is WorkflowCompleted:
+        ev = event
+        body = {**base, "duration_ms": ev.duration_ms, "supersteps": ev.supersteps}
+        return [(f"agentic.metrics.{run}.run", _json(body), None)]
+    if t is AgentRunUpdate:
+        usage = _usage(event.data)  # type: ignore[attr-defined]
+        if usage:
+            subject = f"agentic.metrics.{run}.tokens.{S.encode_token(event.executor_id or '')}"
+            return [(subject, _json({**base, "agent": event.executor_id, **usage}), None)]
+    return []
+
+
+def _usage(data: Any) -> dict[str, Any] | None:
+    usage = data.get("usage") if isinstance(data, dict) else getattr(data, "usage", None)
+    if usage is None:
+        return None
+    if isinstance(usage, dict):
+        return {k: v for k, v in usage.items() if isinstance(v, (int, float))} or None
+    fields = ("input_tokens", "output_tokens", "prompt_tokens", "completion_tokens", "total_tokens")
+    got = {k: getattr(usage, k) for k in fields if isinstance(getattr(usage, k, None), int)}
+    return got or None
+
+
+def kv_put(bucket: str, key: str, body: dict[str, Any]) -> Op:
+    return (f"$KV.{bucket}.{key}", _json(body), None)
+
+
+def kv_ops(event: WorkflowEvent) -> list[Op]:
+    """KV puts: edge data ``edge.<run>.<edge>.data``, outputs ``executor.<run>.<id>.output``."""
+    t = type(event)
+    if t is MessageSent:
+        ev: Any = event
+        key = S.kv_key("edge", event.run_id, ev.edge or "", "data", ids=(1, 2))
+        body = {
+            "payload": _safe_encode(ev.payload),
+            "hash": ev.sha256,
+            "timestamp": ev.ts,
+            "source": ev.source_id,
+            "target": ev.target_id,
+            "seq": ev.seq,
+            "superstep": ev.superstep,
+        }
+        return [kv_put(EDGES_BUCKET, key, body)]
+    if t is Output:
+        ev = event
+        key = S.kv_key("executor", event.run_id, ev.executor_id or "", "output", ids=(1, 2))
+        body = {
+            "data": _safe_encode(ev.data),
+            "timestamp": ev.ts,
+            "seq": ev.seq,
+            "superstep": ev.superstep,
+        }
+        return [kv_put(OUTPUTS_BUCKET, key, body)]
+    return []
+
+
+def now() -> float:
+    return time.time()

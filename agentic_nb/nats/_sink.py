@@ -1,0 +1,521 @@
+"""NatsEventSink: publish every workflow event to NATS without ever blocking a run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import warnings
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agentic_nb.workflow import (
+    RequestAnswered,
+    SuperstepCompleted,
+    WorkflowCompleted,
+    WorkflowEvent,
+    WorkflowFailed,
+    WorkflowStarted,
+)
+from agentic_nb.workflow._codec import CodecError, encode
+
+from . import _mapping as M
+from . import _subjects as S
+from ._connect import NatsConnectionError, connect
+from ._streams import (
+    EDGES_BUCKET,
+    OUTPUTS_BUCKET,
+    RUNS_BUCKET,
+    STATE_BUCKET,
+    StreamLimits,
+    ensure_bucket,
+    ensure_streams,
+)
+from ._tracker import TERMINAL, RunTracker
+
+
+@dataclass(kw_only=True, eq=False)
+class EventsDropped(WorkflowEvent):
+    """Events of this run that the NATS sink could not publish (buffer full or NATS gone).
+
+    ``dropped`` is the total so far for this run; ``new`` how many since the last report.
+    """
+
+    dropped: int = 0
+    new: int = 0
+    reason: str = ""
+
+
+@dataclass
+class SinkStats:
+    """Counters of a :class:`NatsEventSink` (events, not NATS messages, unless noted)."""
+
+    accepted: int = 0  # events put in the buffer
+    published: int = 0  # events whose every NATS message was acknowledged
+    dropped: int = 0  # events refused because the buffer was full
+    unsent: int = 0  # events still unpublished when the sink was closed
+    pending: int = 0  # events in the buffer or in flight now
+    messages: int = 0  # NATS messages acknowledged (events + audit + metrics + KV)
+    retries: int = 0  # batches re-sent after a timeout or a lost connection
+    connected: bool = False
+
+    @property
+    def lost(self) -> int:
+        return self.dropped + self.unsent
+
+
+_RETRYABLE = (asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)
+
+
+class NatsEventSink:
+    """An event sink that publishes each event of a run to NATS / JetStream.
+
+    ``emit(event)`` only appends to a bounded buffer (``max_buffer`` events); a
+    background task publishes through JetStream with acknowledgements (events
+    carry ``Nats-Msg-Id = <run>:<seq>``, so a retried publish is stored once).
+    When NATS is unreachable the run continues; once the buffer is full further
+    events are dropped, counted (:attr:`stats`) and reported: a ``RuntimeWarning``
+    and an :class:`EventsDropped` event in every run attached with :meth:`attach`.
+
+    Besides ``AGENTIC_EVENTS`` it writes audit records (``audit=True``), metrics
+    (``metrics=True``), and KV state (``kv=True``): edge data, executor outputs,
+    one record per run in ``agentic_runs`` (see :func:`agentic_nb.nats.runs`), and
+    the committed shared state of attached runs.
+
+    Give it a connection (``NatsEventSink(nc)``) or a URL (``NatsEventSink(url=...)``,
+    then it connects itself and closes that connection in :meth:`aclose`).
+    ``on_unavailable="raise"`` (default) makes :meth:`start` fail with a clear
+    error when nothing answers; ``"buffer"`` keeps the run going in-process and
+    publishes once NATS comes up (up to ``max_buffer`` events).
+
+    Example::
+
+        >>> import asyncio
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> from agentic_nb.nats import LocalNatsServer
+        >>> @executor
+        ... async def hello(name: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     await ctx.yield_output("hello " + name)
+        >>> async def main(url):
+        ...     sink = await NatsEventSink(url=url).start()
+        ...     result = await WorkflowBuilder(start=hello).build().run("you", event_sinks=[sink])
+        ...     await sink.aclose()
+        ...     return sink.stats.published == len(result.events)
+        >>> with LocalNatsServer() as server:
+        ...     asyncio.run(main(server.url))
+        True
+    """
+
+    def __init__(
+        self,
+        connection: Any = None,
+        *,
+        url: str | None = None,
+        connect_options: dict[str, Any] | None = None,
+        max_buffer: int = 100_000,
+        batch_size: int = 512,
+        ack_timeout: float = 5.0,
+        audit: bool = True,
+        metrics: bool = True,
+        kv: bool = True,
+        on_unavailable: Literal["raise", "buffer"] = "raise",
+        stream_limits: dict[str, StreamLimits] | None = None,
+        report_interval: float = 1.0,
+    ) -> None:
+        if on_unavailable not in ("raise", "buffer"):
+            raise ValueError(f"on_unavailable must be 'raise' or 'buffer', not {on_unavailable!r}")
+        if max_buffer < 1:
+            raise ValueError(f"max_buffer must be >= 1, got {max_buffer}")
+        self._nc = connection
+        self._own_connection = connection is None
+        self.url = url
+        self.connect_options = dict(connect_options or {})
+        self.max_buffer = max_buffer
+        self.batch_size = batch_size
+        self.ack_timeout = ack_timeout
+        self.audit = audit
+        self.metrics = metrics
+        self.kv = kv
+        self.on_unavailable = on_unavailable
+        self.stream_limits = stream_limits
+        self.report_interval = report_interval
+        self._buf: deque[WorkflowEvent] = deque()
+        self._inflight = 0
+        self._stats = SinkStats()
+        self._ctx: dict[str, M.RunContext] = {}
+        self._trackers: dict[str, RunTracker] = {}
+        self._runs: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        self._dropped_by_run: dict[str, int] = {}
+        self._reported_by_run: dict[str, int] = {}
+        self._last_report = 0.0
+        self._answer_notes: dict[str, dict[str, Any]] = {}
+        self._state_seen: dict[str, dict[str, str]] = {}
+        self._record_at: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._wake: asyncio.Event | None = None
+        self._closing = False
+        self._ready = False
+        self._urgent: deque[WorkflowEvent] = deque()
+        self._bypass = False
+        self._retry_delay = 0.2
+        self._js: Any = None
+
+    # ------------------------------------------------------------------ hot path
+    def emit(self, event: WorkflowEvent) -> None:
+        """Queue ``event`` for publishing (never blocks, never raises for a full buffer)."""
+        if len(self._buf) >= self.max_buffer:
+            if self._bypass:
+                self._urgent.append(event)
+                self._stats.accepted += 1
+                return
+            self._stats.dropped += 1
+            run = event.run_id
+            self._dropped_by_run[run] = self._dropped_by_run.get(run, 0) + 1
+            return
+        self._buf.append(event)
+        self._stats.accepted += 1
+        wake = self._wake
+        if wake is not None and not wake.is_set() and threading.get_ident() == self._loop_thread:
+            wake.set()
+
+    __call__ = emit
+
+    # --------------------------------------------------------------- lifecycle
+    async def start(self) -> NatsEventSink:
+        """Connect (when given a URL), create streams and buckets, start publishing."""
+        if self._task is not None:
+            return self
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._wake = asyncio.Event()
+        if self._nc is None:
+            try:
+                self._nc = await connect(self.url, **self.connect_options)
+            except NatsConnectionError:
+                if self.on_unavailable == "raise":
+                    raise
+                warnings.warn(
+                    f"NATS unavailable at {self.url or 'NATS_URL'}: events are buffered "
+                    f"in-process (up to {self.max_buffer}) until it comes up",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        if self._nc is not None:
+            await self._prepare()
+        self._task = asyncio.ensure_future(self._pump())
+        return self
+
+    async def _prepare(self) -> None:
+        js = self._nc.jetstream()
+        await ensure_streams(js, self.stream_limits)
+        if self.kv:
+            for b in (RUNS_BUCKET, STATE_BUCKET, OUTPUTS_BUCKET, EDGES_BUCKET):
+                await ensure_bucket(js, b)
+        self._js = js
+        self._ready = True
+
+    def attach(self, run: Any) -> Any:
+        """Remember ``run`` so drop reports become events in it and its shared state is
+        mirrored to KV (``workflow.<run>.state.<key>`` in ``agentic_state``). Returns ``run``."""
+        self._runs[run.run_id] = run
+        return run
+
+    def note_answer(self, request_id: str, **note: Any) -> None:
+        """Attach who/why to the next ``RequestAnswered`` for ``request_id`` (audit trail)."""
+        self._answer_notes[request_id] = note
+
+    @property
+    def stats(self) -> SinkStats:
+        """A snapshot of the counters."""
+        s = self._stats
+        nc = self._nc
+        return SinkStats(
+            accepted=s.accepted,
+            published=s.published,
+            dropped=s.dropped,
+            unsent=s.unsent,
+            pending=len(self._buf) + self._inflight + len(self._urgent),
+            messages=s.messages,
+            retries=s.retries,
+            connected=bool(nc is not None and nc.is_connected),
+        )
+
+    async def flush(self, timeout: float | None = 30.0) -> SinkStats:
+        """Wait until every accepted event is acknowledged by JetStream.
+
+        Raises ``TimeoutError`` (with the counters) if that takes longer than ``timeout``.
+        """
+        if self._task is None:
+            await self.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        assert self._wake is not None
+        self._wake.set()
+        while self._buf or self._inflight or self._urgent or self._unreported():
+            if self._task is not None and self._task.done():
+                self._task.result()
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"NATS sink did not drain within {timeout}s: {self.stats}")
+            await asyncio.sleep(0.005)
+        return self.stats
+
+    async def aclose(self, timeout: float | None = 10.0) -> SinkStats:
+        """Flush (up to ``timeout``), stop the publisher, close an owned connection.
+
+        Events still unpublished then are counted in ``stats.unsent`` and reported.
+        """
+        try:
+            if self._task is not None:
+                await self.flush(timeout)
+        except TimeoutError:
+            pass
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # pragma: no cover - reported, not swallowed
+                warnings.warn(f"NATS sink publisher failed: {exc!r}", RuntimeWarning, stacklevel=2)
+        left = len(self._buf) + self._inflight + len(self._urgent)
+        if left:
+            self._stats.unsent += left
+            warnings.warn(
+                f"NATS sink closed with {left} events unpublished (NATS unreachable); "
+                f"they remain in each run's local event log",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._buf.clear()
+            self._urgent.clear()
+            self._inflight = 0
+        if self._own_connection and self._nc is not None and not self._nc.is_closed:
+            try:
+                await asyncio.wait_for(self._nc.close(), 5)
+            except Exception:
+                pass
+        return self.stats
+
+    async def __aenter__(self) -> NatsEventSink:
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    # ---------------------------------------------------------------- publisher
+    async def _pump(self) -> None:
+        assert self._wake is not None
+        while True:
+            if not self._buf and not self._urgent:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), 0.05)
+                except TimeoutError:
+                    pass
+                self._maybe_report()
+                continue
+            if not self._ready:
+                await self._reconnect_later()
+                continue
+            events: list[WorkflowEvent] = []
+            while self._urgent and len(events) < self.batch_size:
+                events.append(self._urgent.popleft())
+            while self._buf and len(events) < self.batch_size:
+                events.append(self._buf.popleft())
+            self._inflight = len(events)
+            ops: list[M.Op] = []
+            for ev in events:
+                ops.extend(self._ops_for(ev))
+            await self._send(ops)
+            self._stats.published += len(events)
+            self._inflight = 0
+            self._maybe_report()
+            await asyncio.sleep(0)  # let the run's own tasks breathe between batches
+
+    async def _reconnect_later(self) -> None:
+        """No connection yet (``on_unavailable='buffer'``): try again with backoff."""
+        delay = self._retry_delay
+        try:
+            self._nc = await connect(self.url, **self.connect_options)
+            await self._prepare()
+            self._retry_delay = 0.2
+        except (NatsConnectionError, *_RETRYABLE):
+            self._nc = None
+            self._maybe_report()
+            await asyncio.sleep(delay)
+            self._retry_delay = min(5.0, delay * 2)
+
+    async def _send(self, ops: list[M.Op]) -> None:
+        """Publish ``ops`` with acknowledgements; re-send what failed until all are stored."""
+        js = self._js
+        todo = ops
+        delay = 0.05
+        while todo:
+            futures: list[Any] = []
+            failed: list[M.Op] = []
+            for op in todo:
+                try:
+                    fut = await js.publish_async(op[0], op[1], headers=op[2])
+                except Exception:
+                    failed.append(op)
+                    continue
+                futures.append((op, fut))
+            if futures:
+                _, not_done = await asyncio.wait([f for _, f in futures], timeout=self.ack_timeout)
+                for op, fut in futures:
+                    if fut in not_done:
+                        fut.cancel()
+                        failed.append(op)
+                    elif fut.cancelled() or fut.exception() is not None:
+                        exc = None if fut.cancelled() else fut.exception()
+                        if exc is not None and not _retryable(exc):
+                            raise RuntimeError(
+                                f"JetStream refused a message on {op[0]!r}: {exc!r}"
+                            ) from exc
+                        failed.append(op)
+                    else:
+                        self._stats.messages += 1
+            if failed:
+                self._stats.retries += 1
+                self._maybe_report()
+                await asyncio.sleep(delay)
+                delay = min(2.0, delay * 2)
+            todo = failed
+
+    # ------------------------------------------------------------------ mapping
+    def _ops_for(self, ev: WorkflowEvent) -> list[M.Op]:
+        run = ev.run_id
+        ctx = self._ctx.get(run)
+        if ctx is None:
+            ctx = self._ctx[run] = M.RunContext()
+        if type(ev) is WorkflowStarted:
+            ctx.learn(ev.graph)
+        ops: list[M.Op] = [(M.event_subject(ev), M.encode_event(ev), M.event_headers(ev))]
+        if self.audit:
+            note = None
+            if type(ev) is RequestAnswered:
+                note = self._answer_notes.pop(ev.request_id, None)
+            ops.extend(M.audit_ops(ev, ctx, note))
+        if self.metrics:
+            ops.extend(M.metric_ops(ev))
+        if self.kv:
+            ops.extend(M.kv_ops(ev))
+            ops.extend(self._run_record_ops(ev))
+        return ops
+
+    def _run_record_ops(self, ev: WorkflowEvent) -> list[M.Op]:
+        run = ev.run_id
+        tracker = self._trackers.get(run)
+        if tracker is None:
+            tracker = self._trackers[run] = RunTracker(run, keep_outputs=False)
+        before = (tracker.status, len(tracker.requests))
+        tracker.apply(ev)
+        ops: list[M.Op] = []
+        t = type(ev)
+        if t is SuperstepCompleted:
+            ops.extend(self._state_ops(run))
+        important = (
+            (tracker.status, len(tracker.requests)) != before
+            or t
+            in (
+                WorkflowStarted,
+                WorkflowCompleted,
+            )
+            or isinstance(ev, WorkflowFailed)
+        )
+        last = self._record_at.get(run, 0.0)
+        now = time.monotonic()
+        if important or now - last > 1.0:
+            self._record_at[run] = now
+            ops.append(M.kv_put(RUNS_BUCKET, S.encode_token(run), tracker.record()))
+        if tracker.status in TERMINAL:
+            self._ctx.pop(run, None)
+            self._trackers.pop(run, None)
+            self._record_at.pop(run, None)
+            self._state_seen.pop(run, None)
+        return ops
+
+    def _state_ops(self, run_id: str) -> list[M.Op]:
+        run = self._runs.get(run_id)
+        if run is None:
+            return []
+        seen = self._state_seen.setdefault(run_id, {})
+        ops: list[M.Op] = []
+        for key, value in run.state.items():
+            try:
+                data = encode(value)
+            except CodecError:
+                data = {"__preview__": M.preview(value)}
+            raw = json.dumps(data, sort_keys=True, separators=(",", ":"))
+            if seen.get(key) == raw:
+                continue
+            seen[key] = raw
+            skey = S.kv_key("workflow", run_id, "state", key, ids=(1, 3))
+            ops.append(
+                (f"$KV.{STATE_BUCKET}.{skey}", raw.encode(), None),
+            )
+        return ops
+
+    # --------------------------------------------------------------- reporting
+    def _unreported(self) -> bool:
+        return any(self._reported_by_run.get(r, 0) < n for r, n in self._dropped_by_run.items())
+
+    def _maybe_report(self) -> None:
+        if not self._unreported():
+            return
+        now = time.monotonic()
+        if now - self._last_report < self.report_interval and not self._closing and self._buf:
+            return
+        self._last_report = now
+        for run_id, total in list(self._dropped_by_run.items()):
+            done = self._reported_by_run.get(run_id, 0)
+            if total <= done:
+                continue
+            self._reported_by_run[run_id] = total
+            reason = (
+                f"NATS event sink buffer full ({self.max_buffer} events) while NATS was "
+                f"unreachable or slow: {total - done} more events of run {run_id!r} were not "
+                f"published ({total} in total); they remain in the run's local event log"
+            )
+            warnings.warn(reason, RuntimeWarning, stacklevel=2)
+            run = self._runs.get(run_id)
+            report = EventsDropped(dropped=total, new=total - done, reason=reason)
+            if run is not None:
+                # Engine request: a public Run.add_event(); _emit stamps run id / seq / ts.
+                # The report comes back through emit(): _bypass puts it ahead of the bound.
+                self._bypass = True
+                try:
+                    run._emit(report, None)
+                finally:
+                    self._bypass = False
+            else:
+                report.run_id = run_id
+                report.ts = time.time()
+                self._urgent.append(report)
+
+    def __repr__(self) -> str:
+        s = self.stats
+        return (
+            f"NatsEventSink(published={s.published}, pending={s.pending}, dropped={s.dropped}, "
+            f"connected={s.connected})"
+        )
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, _RETRYABLE):
+        return True
+    name = type(exc).__name__
+    return name in {
+        "NoRespondersError",
+        "NoStreamResponseError",
+        "ConnectionClosedError",
+        "OutboundBufferLimitError",
+        "StaleConnectionError",
+        "TimeoutError",
+    }

@@ -258,5 +258,6 @@ def test_engine_modules_never_import_pickle_or_friends() -> None:
                         for a in node.args
                         if isinstance(a, ast.Constant) and isinstance(a.value, str)
                     ]
-            offenders += [f"{path.name}:{node.lineno} {n}" for n in names if n in forbidden]
+            line = getattr(node, "lineno", 0)
+            offenders += [f"{path.name}:{line} {n}" for n in names if n in forbidden]
     assert offenders == []

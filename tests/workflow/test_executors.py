@@ -127,7 +127,7 @@ def test_executor_decorator_forms() -> None:
 
 
 def test_explicit_input_type_overrides_missing_annotations() -> None:
-    def untyped(msg, ctx):  # type: ignore[no-untyped-def]
+    def untyped(msg, ctx):  # type: ignore[no-untyped-def,unused-ignore]
         ctx.yield_output(msg * 2)
 
     ex = FunctionExecutor(untyped, "doubler", input=int)

@@ -257,7 +257,7 @@ def cancel_graph(blocking_sync: bool = False) -> tuple[Any, asyncio.Event]:
 
     else:
 
-        @executor(id="slow")  # type: ignore[no-redef]
+        @executor(id="slow")
         async def slow(n: int, ctx: WorkflowContext[int, str]) -> None:
             await asyncio.sleep(10)
             await ctx.set_state("slow", n)

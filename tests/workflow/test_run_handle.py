@@ -373,7 +373,8 @@ async def test_code_before_request_info_runs_again_on_resume() -> None:
 async def test_sync_handler_request_info_works_without_await() -> None:
     @executor(id="ask")
     def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
-        value = ctx.request_info("value?", response_type=int)
+        # In a sync handler request_info returns the answer itself (typed as Awaitable).
+        value: Any = ctx.request_info("value?", response_type=int)
         ctx.yield_output(value * n)
 
     run = WorkflowBuilder(start=ask).build().start(2)

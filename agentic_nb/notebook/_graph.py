@@ -26,7 +26,15 @@ INSTALL_DOT = (
 
 
 class GraphvizNotFoundError(MissingDependencyError):
-    """The ``dot`` program of graphviz is missing (the Python package is not enough)."""
+    """The ``dot`` program of graphviz is missing (the Python package is not enough).
+
+    It is an ``ImportError``, so rich display falls back to text.
+
+    Example::
+
+        >>> issubclass(GraphvizNotFoundError, ImportError)
+        True
+    """
 
 
 _warned = False

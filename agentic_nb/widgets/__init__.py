@@ -11,7 +11,12 @@ Example (in a notebook)::
     ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
     ...     ctx.yield_output(x)
     >>> wf = WorkflowBuilder(start=echo).build()
-    >>> wf.run_live("hi")      # the same as live_run(wf.start("hi"))  # doctest: +SKIP
+    >>> import asyncio
+    >>> async def cell():
+    ...     live = wf.run_live("hi")   # what a notebook cell shows; returns at once
+    ...     return await live.wait()   # only if a later cell needs the result
+    >>> asyncio.run(cell()).outputs
+    ['hi']
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ def stepper(run: Any) -> Stepper:
         >>> @executor
         ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
         ...     ctx.yield_output(x)
-        >>> s = stepper(WorkflowBuilder(start=echo).build().start("hi"))  # doctest: +SKIP
+        >>> s = stepper(WorkflowBuilder(start=echo).build().start("hi"))
+        >>> [b.description for b in s.widget.children[1].children]
+        ['Step', 'Run to end', 'Pause', 'Resume']
     """
     return Stepper(run)
 
@@ -50,7 +57,12 @@ def approvals(run: Any) -> ApprovalPanel:
         ... async def ask(x: str, ctx: WorkflowContext[None, str]) -> None:
         ...     ok = await ctx.request_info(f"publish {x}?", response_type=bool)
         ...     await ctx.yield_output("published" if ok else "dropped")
-        >>> panel = approvals(WorkflowBuilder(start=ask).build().start("post"))  # doctest: +SKIP
+        >>> import asyncio
+        >>> run = WorkflowBuilder(start=ask).build().start("post")
+        >>> _ = asyncio.run(run.until_idle())
+        >>> panel = approvals(run)
+        >>> [card.approve.description for card in panel.cards.values()]
+        ['Approve']
     """
     return ApprovalPanel(run)
 
@@ -67,7 +79,9 @@ def checkpoints_view(run: Any) -> CheckpointBrowser:
         ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
         ...     ctx.yield_output(x)
         >>> wf = WorkflowBuilder(start=echo, checkpoint_storage=InMemoryCheckpointStorage()).build()
-        >>> view = checkpoints_view(wf.start("hi"))  # doctest: +SKIP
+        >>> view = checkpoints_view(wf.start("hi"))
+        >>> view.fork_button.disabled  # until a checkpoint is selected
+        True
     """
     return CheckpointBrowser(run)
 

@@ -37,6 +37,26 @@ class RequestCard:
 
     ``submitted`` becomes the value sent once ``run.respond`` accepted it; a
     rejected value (wrong type) shows in ``error`` and the buttons come back.
+
+    Example::
+
+        >>> import asyncio
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... async def ask(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ok = await ctx.request_info(f"publish {x}?", response_type=bool)
+        ...     await ctx.yield_output("published" if ok else "dropped")
+        >>> async def cell():
+        ...     run = WorkflowBuilder(start=ask).build().start("post")
+        ...     await run.until_idle()
+        ...     card = RequestCard(run, run.pending_requests[0])
+        ...     card.approve.click()
+        ...     await card.last_task        # answered; the run goes on in the background
+        ...     while run.status != "completed":
+        ...         await asyncio.sleep(0.01)
+        ...     return run.outputs
+        >>> asyncio.run(cell())
+        ['published']
     """
 
     def __init__(self, run: Any, request: Any, on_answered: Any = None) -> None:

@@ -58,7 +58,15 @@ class CheckpointBrowser:
         ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
         ...     ctx.yield_output(x)
         >>> wf = WorkflowBuilder(start=echo, checkpoint_storage=InMemoryCheckpointStorage()).build()
-        >>> browser = CheckpointBrowser(wf.start("hi"))  # doctest: +SKIP
+        >>> import asyncio
+        >>> async def cell():
+        ...     run = wf.start("hi")
+        ...     await run.until_idle()
+        ...     browser = CheckpointBrowser(run)
+        ...     await browser.last_task      # the list loads in the background
+        ...     return len(browser.select.options)
+        >>> asyncio.run(cell())
+        2
     """
 
     def __init__(self, run: Any) -> None:

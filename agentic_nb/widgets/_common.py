@@ -60,6 +60,20 @@ def drive(run: Any) -> asyncio.Task[Any] | None:
 
     Returns the driving task, or ``None`` when there is nothing to run or no
     running event loop (then ``await run.until_idle()`` yourself).
+
+    Example::
+
+        >>> import asyncio
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ctx.yield_output(x)
+        >>> async def cell():
+        ...     run = WorkflowBuilder(start=echo).build().start("hi")
+        ...     task = drive(run)       # returns at once
+        ...     return (await task).outputs
+        >>> asyncio.run(cell())
+        ['hi']
     """
     _paused.discard(run)
     task = driver_of(run)
@@ -75,7 +89,29 @@ def drive(run: Any) -> asyncio.Task[Any] | None:
 
 
 def pause(run: Any) -> None:
-    """Ask the background driver to stop after the current superstep."""
+    """Ask the background driver to stop after the current superstep.
+
+    Example::
+
+        >>> import asyncio
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def a(x: int, ctx: WorkflowContext[int]) -> None:
+        ...     ctx.send_message(x)
+        >>> @executor
+        ... def b(x: int, ctx: WorkflowContext[None, int]) -> None:
+        ...     ctx.yield_output(x)
+        >>> async def cell():
+        ...     run = WorkflowBuilder(start=a).add_edge(a, b).build().start(1)
+        ...     task = drive(run)
+        ...     pause(run)              # before its first superstep: nothing runs
+        ...     await task
+        ...     before = (run.superstep, run.status)
+        ...     await drive(run)        # driving again resumes
+        ...     return before, (run.superstep, run.status)
+        >>> asyncio.run(cell())
+        ((0, 'created'), (2, 'completed'))
+    """
     if driver_of(run) is not None:
         _paused.add(run)
 

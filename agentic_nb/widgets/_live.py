@@ -215,6 +215,12 @@ def live_run(run: Any, *, interval: float = 0.1) -> LiveRunWidget:
         ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
         ...     ctx.yield_output(x)
         >>> wf = WorkflowBuilder(start=echo).build()
-        >>> live = live_run(wf.start("hi"))  # in a notebook: wf.run_live("hi")  # doctest: +SKIP
+        >>> import asyncio
+        >>> async def cell():
+        ...     live = live_run(wf.start("hi"))  # in a notebook: wf.run_live("hi")
+        ...     await live.wait()
+        ...     return live.progress.bar_style
+        >>> asyncio.run(cell())
+        'success'
     """
     return LiveRunWidget(run, interval=interval)

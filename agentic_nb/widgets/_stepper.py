@@ -34,8 +34,14 @@ class Stepper:
         ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
         ...     ctx.yield_output(x)
         >>> run = WorkflowBuilder(start=echo).build().start("hi")
-        >>> s = Stepper(run)  # doctest: +SKIP
-        >>> s.step_button.click()  # then, in a cell: await s.last_task  # doctest: +SKIP
+        >>> import asyncio
+        >>> async def cell():
+        ...     s = Stepper(run)
+        ...     s.step_button.click()
+        ...     await s.last_task
+        ...     return run.superstep, run.outputs
+        >>> asyncio.run(cell())
+        (1, ['hi'])
     """
 
     def __init__(self, run: Any) -> None:

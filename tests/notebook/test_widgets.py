@@ -342,3 +342,23 @@ async def test_huge_graphs_list_only_active_executors() -> None:
     table = widget.executors.value
     assert table.count("data-executor=") == 3  # s0..s2 done, the rest is counted
     assert "197 pending/skipped" in table
+
+
+async def test_live_widget_on_a_resumed_run_shows_the_request_again(tmp_path: Any) -> None:
+    store = FileCheckpointStorage(tmp_path)
+    first = approval_workflow(bool, checkpoint_storage=store).start("y")
+    await first.until_idle()
+    wf = approval_workflow(bool, checkpoint_storage=FileCheckpointStorage(tmp_path))
+    resumed = wf.resume(first.run_id)  # lazy: nothing read yet
+    widget = live_run(resumed)
+    assert "loading checkpoint" in widget.status.value
+    await widget.wait()
+    assert resumed.status == "waiting" and 'data-status="waiting"' in widget.status.value
+    (card,) = widget.approvals.cards.values()
+    card.reject.click()
+    await card.last_task
+    while resumed.status != "completed":
+        await asyncio.sleep(0.01)
+    await widget.wait()
+    assert resumed.outputs == ["A post about y -> False"]
+    assert _fills(widget.graph.svg)["review"] == STATE_COLORS["done"]

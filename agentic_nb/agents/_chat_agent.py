@@ -125,6 +125,12 @@ class ChatAgent(BaseAgent):
         new = as_messages(messages, where=f"agent {self.name!r}")
         if thread is None:
             thread = AgentThread(agent_id=self.id)
+        elif thread.agent_id not in (None, self.id):
+            raise ValueError(
+                f"thread {thread.id!r} belongs to agent {thread.agent_id!r}, not {self.id!r}: "
+                f"use {self.name!r}.new_thread(), or set thread.agent_id if the agents are "
+                f"compatible (same tools and message format)"
+            )
         history = await thread.get_messages()
         ctx = MemoryContext()
         if self.memory is not None:

@@ -20,8 +20,8 @@ from agentic_nb._optional import MissingDependencyError, require
 
 from ._client import ChatClient, ChatRequest, ChatRetryPolicy
 from ._errors import BadRequestError, ChatClientError, error_for_status
-from ._openai_wire import openai_body, parse_chunk, parse_completion
-from ._types import ChatResponse, ChatResponseUpdate
+from ._openai_wire import openai_body, parse_chunk
+from ._types import ChatResponse, ChatResponseUpdate, assemble_response
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -127,9 +127,9 @@ class LocalChatClient(ChatClient):
         return data
 
     async def _create(self, request: ChatRequest) -> ChatResponse:
-        body = openai_body(request, self.model)
-        data = await asyncio.to_thread(self._server.handle_chat_completions, body)
-        return parse_completion(self._check(data))
+        # Generated through the streaming path so that cancelling the caller stops
+        # generation at the next token instead of letting the thread run to max_tokens.
+        return assemble_response([u async for u in self._stream(request)])
 
     async def _stream(self, request: ChatRequest) -> AsyncIterator[ChatResponseUpdate]:
         body = openai_body(request, self.model)
@@ -140,21 +140,29 @@ class LocalChatClient(ChatClient):
         stop = threading.Event()
         done = object()
 
+        def deliver(item: Any) -> None:
+            if stop.is_set():
+                return  # the consumer is gone (maybe its loop too)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # event loop closed
+                stop.set()
+
         def on_chunk(chunk: Any) -> bool:
-            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            deliver(chunk)
             return stop.is_set()  # True asks xllamacpp to stop generating
 
         def work() -> None:
             try:
                 result = self._server.handle_chat_completions(body, on_chunk)
                 if isinstance(result, dict) and "error" in result:
-                    loop.call_soon_threadsafe(queue.put_nowait, result)
-            except BaseException as exc:  # delivered to the consumer
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
+                    deliver(result)
+            except Exception as exc:  # delivered to the consumer
+                deliver(exc)
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, done)
+                deliver(done)
 
-        worker = loop.run_in_executor(None, work)
+        loop.run_in_executor(None, work)
         try:
             while True:
                 item = await queue.get()
@@ -164,7 +172,4 @@ class LocalChatClient(ChatClient):
                     raise item
                 yield parse_chunk(self._check(item))
         finally:
-            stop.set()
-            if not worker.done():
-                # Let generation wind down without blocking the event loop's caller.
-                worker.add_done_callback(lambda _f: None)
+            stop.set()  # generation stops at the next token; the thread then returns

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -34,11 +35,13 @@ async def test_plain_and_structured() -> None:
 async def test_streaming_and_cancellation_stops_generation() -> None:
     client = LocalChatClient.default()
     chunks: list[str] = []
-    async for u in client.get_streaming_response("Count from one to fifty.", max_tokens=200):
-        if u.text:
-            chunks.append(u.text)
-        if len(chunks) == 3:
-            break  # closing the stream tells xllamacpp to stop generating
+    stream = client.get_streaming_response("Count from one to fifty.", max_tokens=200)
+    async with contextlib.aclosing(stream):
+        async for u in stream:
+            if u.text:
+                chunks.append(u.text)
+            if len(chunks) == 3:
+                break  # closing the stream tells xllamacpp to stop generating
     assert len(chunks) == 3
     # The model is free again at once: a short request is not stuck behind 200 tokens.
     t0 = time.monotonic()

@@ -52,10 +52,12 @@ class AgentExecutorResponse:
 class AgentExecutor(Executor):
     """Runs an agent on each message it receives and streams its tokens as events.
 
-    Accepts ``str``, ``ChatMessage``, ``list[ChatMessage]`` or the
+    Accepts ``str``, ``ChatMessage``, ``list[ChatMessage]``, the
     :class:`AgentExecutorResponse` of a previous agent (whose conversation is
     continued: other agents' answers are shown to this one as user messages with
-    their ``author_name``; their internal tool traffic is left out). Emits
+    their ``author_name``; their internal tool traffic is left out), or a
+    ``list[AgentExecutorResponse]`` from a fan-in (the shared conversation, then
+    every agent's answer in source order). Emits
     ``AgentRunUpdate`` events while the agent streams and one ``AgentUsage`` event
     per invocation, then sends an :class:`AgentExecutorResponse`.
 
@@ -120,6 +122,22 @@ class AgentExecutor(Executor):
         ctx: WorkflowContext[AgentExecutorResponse, AgentResponse],
     ) -> None:
         await self._run(self._continue(previous.full_conversation), ctx)
+
+    @handler
+    async def from_responses(
+        self,
+        previous: list[AgentExecutorResponse],
+        ctx: WorkflowContext[AgentExecutorResponse, AgentResponse],
+    ) -> None:
+        """A fan-in of several agents: the shared conversation, then each one's answer."""
+        if not previous:
+            raise ValueError(f"executor {self.id!r} received an empty list of agent responses")
+        first = previous[0]
+        shared = first.full_conversation[
+            : max(0, len(first.full_conversation) - len(first.agent_response.messages))
+        ]
+        merged = [*shared, *(m for p in previous for m in p.agent_response.messages)]
+        await self._run(self._continue(merged), ctx)
 
     def _continue(self, conversation: list[ChatMessage]) -> list[ChatMessage]:
         own = self.agent.name

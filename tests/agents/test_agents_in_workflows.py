@@ -302,3 +302,47 @@ async def test_workflow_agent_routes_by_model_structured_output() -> None:
     assert routing.response_format is not None
     assert routing.response_format.schema["required"] == ["delegate", "reason"]
     assert "builds software" in routing.messages[0].text
+
+
+async def test_fan_out_to_agents_and_fan_in_to_a_judge() -> None:
+    poet = ChatAgent(ScriptedChatClient(["Roses."]), name="poet")
+    critic = ChatAgent(ScriptedChatClient(["Too short."]), name="critic")
+    judge = ChatAgent(ScriptedChatClient(["The critic is right."]), "Judge.", name="judge")
+
+    @executor(id="start")
+    def start(task: str, ctx: WorkflowContext[str]) -> None:
+        ctx.send_message(task)
+
+    wf = (
+        WorkflowBuilder(name="panel", start=start)
+        .add_fan_out(start, [poet, critic])
+        .add_fan_in([poet, critic], judge)
+        .build()
+    )
+    result = await wf.run("A poem about roses")
+    assert result.status == "completed" and result.outputs[0].text == "The critic is right."
+    seen = judge.client.requests[0].messages  # type: ignore[attr-defined]
+    assert [(m.role, m.author_name, m.text) for m in seen] == [
+        ("system", None, "Judge."),
+        ("user", None, "A poem about roses"),
+        ("user", "poet", "Roses."),
+        ("user", "critic", "Too short."),
+    ]
+
+
+async def test_a_thread_of_another_agent_is_refused() -> None:
+    a = ChatAgent(ScriptedChatClient(["x"]), name="a")
+    b = ChatAgent(ScriptedChatClient(["y"]), name="b")
+    with pytest.raises(ValueError, match="belongs to agent 'a', not 'b'"):
+        await b.run("hi", thread=a.new_thread())
+
+
+async def test_executor_options_reach_the_engine() -> None:
+    from agentic_nb.workflow import RetryPolicy
+
+    flaky = ChatAgent(
+        ScriptedChatClient([ChatClientError("scripted", "m", "blip"), "recovered"]), name="flaky"
+    )
+    ex = flaky.as_executor("flaky_retry", retry=RetryPolicy(max_attempts=2))
+    result = await WorkflowBuilder(start=ex).build().run("go")
+    assert result.status == "completed" and result.outputs[0].text == "recovered"

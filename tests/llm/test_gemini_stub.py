@@ -192,3 +192,16 @@ async def test_gemini_429_exhausted_raises_rate_limit(stub: StubServer) -> None:
     client = client_for(stub, retry=ChatRetryPolicy(max_attempts=1))
     with pytest.raises(RateLimitError):
         await client.get_response("hi")
+
+
+async def test_count_tokens_feeds_the_token_counting_reducer(stub: StubServer) -> None:
+    from agentic_nb.agents import TokenCountingReducer
+
+    stub.add(Reply(body={"totalTokens": 5000}), Reply(body={"totalTokens": 90}))
+    client = client_for(stub)
+    history = [ChatMessage.user(f"message {i} " + "x" * 200) for i in range(10)]
+    reducer = TokenCountingReducer(100, counter=client)
+    out = await reducer.reduce(history)
+    assert [s.path.rsplit(":", 1)[-1] for s in stub.seen] == ["countTokens", "countTokens"]
+    assert reducer.last_count == 90  # the provider's count of what was kept
+    assert 0 < len(out) < len(history) and out[-1] is history[-1]

@@ -98,3 +98,20 @@ async def test_anthropic_structured_output_sends_native_output_config(llama_serv
     assert fmt["type"] == "json_schema"
     assert fmt["schema"]["properties"]["answer"]["type"] == "integer"
     assert fmt["schema"]["additionalProperties"] is False
+
+
+async def test_chat_agent_with_tools_against_the_real_server(llama_server: str) -> None:
+    """llama.cpp accepts our tool schemas (SmolLM2 itself rarely calls tools)."""
+    from agentic_nb.agents import ChatAgent, tool
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    client = OpenAIChatClient("smollm2", base_url=f"{llama_server}/v1", max_tokens=8)
+    agent = ChatAgent(client, "Be brief.", name="calc", tools=[add], max_tool_rounds=1)
+    r = await agent.run("What is 2 + 3?")
+    assert r.status in ("completed", "max_tool_rounds")
+    assert r.usage.input_tokens > 0
+    assert r.text or r.tool_calls

@@ -26,10 +26,12 @@ Example::
 """
 
 from ._connect import NatsConnectionError, connect
+from ._requests import RequestBridge, answer
 from ._server import LocalNatsServer, NatsServerError, find_nats_server
 from ._sink import EventsDropped, NatsEventSink, SinkStats
 from ._streams import StreamLimits, ensure_streams
 from ._subjects import decode_token, encode_token
+from ._watch import RemoteEvent, RemoteRun, RemoteWorkflow, RunInfo, runs, watch
 
 __all__ = [
     "EventsDropped",
@@ -37,11 +39,19 @@ __all__ = [
     "NatsConnectionError",
     "NatsEventSink",
     "NatsServerError",
+    "RemoteEvent",
+    "RemoteRun",
+    "RemoteWorkflow",
+    "RequestBridge",
+    "RunInfo",
     "SinkStats",
     "StreamLimits",
+    "answer",
     "connect",
     "decode_token",
     "encode_token",
     "ensure_streams",
     "find_nats_server",
+    "runs",
+    "watch",
 ]

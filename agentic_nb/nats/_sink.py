@@ -159,6 +159,7 @@ class NatsEventSink:
         self._loop_thread: int | None = None
         self._wake: asyncio.Event | None = None
         self._closing = False
+        self._stop = False
         self._ready = False
         self._urgent: deque[WorkflowEvent] = deque()
         self._bypass = False
@@ -275,12 +276,17 @@ class NatsEventSink:
         except TimeoutError:
             pass
         self._closing = True
+        self._stop = True
+        if self._wake is not None:
+            self._wake.set()
         if self._task is not None:
-            self._task.cancel()
+            done, _ = await asyncio.wait([self._task], timeout=1.0)
+            if not done:  # stuck re-sending to an unreachable NATS
+                self._task.cancel()
+                await asyncio.wait([self._task], timeout=5.0)
             try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+                if self._task.done() and not self._task.cancelled():
+                    self._task.result()
             except Exception as exc:  # pragma: no cover - reported, not swallowed
                 warnings.warn(f"NATS sink publisher failed: {exc!r}", RuntimeWarning, stacklevel=2)
         left = len(self._buf) + self._inflight + len(self._urgent)
@@ -297,7 +303,8 @@ class NatsEventSink:
             self._inflight = 0
         if self._own_connection and self._nc is not None and not self._nc.is_closed:
             try:
-                await asyncio.wait_for(self._nc.close(), 5)
+                async with asyncio.timeout(5):
+                    await self._nc.close()
             except Exception:
                 pass
         return self.stats
@@ -311,11 +318,12 @@ class NatsEventSink:
     # ---------------------------------------------------------------- publisher
     async def _pump(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stop:
             if not self._buf and not self._urgent:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), 0.05)
+                    async with asyncio.timeout(0.05):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
                 self._maybe_report()

@@ -60,9 +60,11 @@ class LocalChatClient(ChatClient):
 
     Example::
 
-        >>> client = LocalChatClient.default()  # doctest: +SKIP
-        >>> (await client.get_response("Say hi", max_tokens=8)).text  # doctest: +SKIP
-        'Hello!'
+        >>> import asyncio
+        >>> client = LocalChatClient.default()
+        >>> reply = asyncio.run(client.get_response("Say hi", max_tokens=4))
+        >>> 0 < reply.usage.output_tokens <= 4 and reply.message.role
+        'assistant'
     """
 
     provider = "local"

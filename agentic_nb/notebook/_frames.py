@@ -107,66 +107,66 @@ def events_to_dataframe(events: Any) -> Any:
         cols["error_message"],
         cols["checkpoint_id"],
     )
+    ev: Any
     for i, ev in enumerate(evs):
-        d = ev.__dict__
         cls = type(ev)
-        run_id[i] = d["run_id"]
-        seq[i] = d["seq"]
-        ts[i] = d["ts"]
-        step[i] = d["superstep"]
+        run_id[i] = ev.run_id
+        seq[i] = ev.seq
+        ts[i] = ev.ts
+        step[i] = ev.superstep
         typ[i] = cls.type
-        exid[i] = d["executor_id"]
+        exid[i] = ev.executor_id
         if cls is MessageSent:
-            src[i] = d["source_id"]
-            tgt[i] = d["target_id"]
-            edge[i] = d["edge"]
-            ptype[i] = d["payload_type"]
-            prev[i] = _preview(d["payload"])
+            src[i] = ev.source_id
+            tgt[i] = ev.target_id
+            edge[i] = ev.edge
+            ptype[i] = ev.payload_type
+            prev[i] = _preview(ev.payload)
             continue
         if cls is ExecutorInvoked:
             status[i] = "invoked"
-            src[i] = d["source_id"]
-            ptype[i] = d["message_type"]
+            src[i] = ev.source_id
+            ptype[i] = ev.message_type
             continue
         if cls is ExecutorCompleted:
             status[i] = "completed"
-            dur[i] = d["duration_ms"]
+            dur[i] = ev.duration_ms
             continue
         if cls is ExecutorFailed:
-            status[i] = "retrying" if d["will_retry"] else "failed"
-            dur[i] = d["duration_ms"]
-            etype[i] = d["error_type"]
-            emsg[i] = d["error_message"]
+            status[i] = "retrying" if ev.will_retry else "failed"
+            dur[i] = ev.duration_ms
+            etype[i] = ev.error_type
+            emsg[i] = ev.error_message
             continue
         # Everything else (including user-defined events): read the known field names.
-        src[i] = d.get("source_id")
-        tgt[i] = d.get("target_id")
-        edge[i] = d.get("edge")
-        req[i] = d.get("request_id")
-        st = d.get("status", d.get("reason", d.get("level")))
+        src[i] = getattr(ev, "source_id", None)
+        tgt[i] = getattr(ev, "target_id", None)
+        edge[i] = getattr(ev, "edge", None)
+        req[i] = getattr(ev, "request_id", None)
+        st = getattr(ev, "status", getattr(ev, "reason", getattr(ev, "level", None)))
         status[i] = st
-        dur[i] = d.get("duration_ms")
-        etype[i] = d.get("error_type") or None
-        emsg[i] = d.get("error_message") or d.get("detail") or None
-        ckpt[i] = d.get("checkpoint_id")
+        dur[i] = getattr(ev, "duration_ms", None)
+        etype[i] = getattr(ev, "error_type", None) or None
+        emsg[i] = getattr(ev, "error_message", None) or getattr(ev, "detail", None) or None
+        ckpt[i] = getattr(ev, "checkpoint_id", None)
         for f in _PAYLOAD_FIELDS:
-            if f in d and d[f] is not None:
-                value = d[f]
-                ptype[i] = d.get("payload_type") or type(value).__name__
+            if getattr(ev, f, None) is not None:
+                value = getattr(ev, f)
+                ptype[i] = getattr(ev, "payload_type", None) or type(value).__name__
                 prev[i] = _preview(value)
                 break
         else:
-            if "message" in d:  # Log
-                prev[i] = _preview(d["message"])
+            if hasattr(ev, "message"):  # Log
+                prev[i] = _preview(ev.message)
             elif cls is SuperstepStarted:
-                prev[i] = ", ".join(d["executors"])
-            elif "input_type" in d:
-                ptype[i] = d["input_type"]
-            elif "waiting_on" in d:
-                prev[i] = f"waiting on {d['waiting_on']}"
+                prev[i] = ", ".join(ev.executors)
+            elif hasattr(ev, "input_type"):
+                ptype[i] = ev.input_type
+            elif hasattr(ev, "waiting_on"):
+                prev[i] = f"waiting on {ev.waiting_on}"
         if cls is RequestInfo:
             status[i] = "waiting"
-        elif "response" in d and "request_id" in d:
+        elif hasattr(ev, "response") and hasattr(ev, "request_id"):
             status[i] = "answered"
     df = pd.DataFrame(cols, columns=list(COLUMNS))
     df["ts"] = pd.to_datetime(df["ts"], unit="s", utc=True)

@@ -50,16 +50,48 @@ class _Ready(Generic[T]):
         yield  # pragma: no cover - makes this a generator
 
 
-@dataclass(frozen=True)
 class Attempt:
-    """One earlier invocation of an executor in this run (``ctx.previous_attempts``)."""
+    """One earlier invocation of an executor in this run (``ctx.previous_attempts``).
 
-    superstep: int
-    attempt: int
-    message_type: str
-    status: str  # "completed" | "failed" | "waiting"
-    duration_ms: float
-    error: ExecutorError | None = None
+    ``status`` is ``"completed"``, ``"failed"`` or ``"waiting"`` (stopped at a request).
+
+    Example::
+
+        >>> Attempt(2, 1, "str", "completed", 0.4).status
+        'completed'
+    """
+
+    __slots__ = ("attempt", "duration_ms", "error", "message_type", "status", "superstep")
+
+    def __init__(
+        self,
+        superstep: int,
+        attempt: int,
+        message_type: str,
+        status: str,
+        duration_ms: float,
+        error: ExecutorError | None = None,
+    ) -> None:
+        self.superstep = superstep
+        self.attempt = attempt
+        self.message_type = message_type
+        self.status = status
+        self.duration_ms = duration_ms
+        self.error = error
+
+    def __repr__(self) -> str:
+        err = f", error={self.error}" if self.error else ""
+        return (
+            f"Attempt(superstep={self.superstep}, attempt={self.attempt}, "
+            f"message_type={self.message_type!r}, status={self.status!r}{err})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Attempt):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

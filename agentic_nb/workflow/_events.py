@@ -32,7 +32,7 @@ E = TypeVar("E", bound="WorkflowEvent")
 PREVIEW_CHARS = 120
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class WorkflowEvent:
     """Base class of every event a run emits (subclass it for custom events).
 
@@ -55,7 +55,8 @@ class WorkflowEvent:
     executor_id: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
+        # Explicit super(): slots=True recreates the class, breaking the zero-arg form.
+        super(WorkflowEvent, cls).__init_subclass__(**kwargs)
         if "type" not in cls.__dict__:
             cls.type = cls.__name__
 
@@ -63,13 +64,14 @@ class WorkflowEvent:
         """A flat, JSON-friendly dict of this event (payloads shown as previews)."""
         rec: dict[str, Any] = {"type": self.type}
         for f in fields(self):
-            rec[f.name] = _plain(getattr(self, f.name))
+            if not f.name.startswith("_"):
+                rec[f.name] = _plain(getattr(self, f.name))
         return rec
 
     def __repr__(self) -> str:
         parts = []
         for f in fields(self):
-            if f.name in ("run_id", "ts"):
+            if f.name in ("run_id", "ts") or f.name.startswith("_"):
                 continue
             parts.append(f"{f.name}={_preview(getattr(self, f.name), 40)}")
         return f"{self.type}({', '.join(parts)})"
@@ -117,7 +119,7 @@ def _jsonish(value: Any) -> Any:
 # ---------------------------------------------------------------- run level
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class WorkflowStarted(WorkflowEvent):
     """The run began (emitted once, before superstep 0)."""
 
@@ -128,7 +130,7 @@ class WorkflowStarted(WorkflowEvent):
     graph: dict[str, Any] | None = None  # Workflow.describe(), for remote watchers
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class WorkflowCompleted(WorkflowEvent):
     """The run reached a terminal or waiting state without failure."""
 
@@ -137,7 +139,7 @@ class WorkflowCompleted(WorkflowEvent):
     duration_ms: float = 0.0
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class WorkflowFailed(WorkflowEvent):
     """The run failed: an executor exhausted its retries, or ``max_supersteps`` was hit."""
 
@@ -146,7 +148,7 @@ class WorkflowFailed(WorkflowEvent):
     status: str = "failed"
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class WorkflowResumed(WorkflowEvent):
     """The run was restored from a checkpoint (``fork``: as a new run)."""
 
@@ -156,7 +158,7 @@ class WorkflowResumed(WorkflowEvent):
     replayed_tasks: int = 0
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class SuperstepStarted(WorkflowEvent):
     """A superstep begins; ``executors`` lists who has deliveries, in execution order."""
 
@@ -164,7 +166,7 @@ class SuperstepStarted(WorkflowEvent):
     deliveries: int = 0
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class SuperstepCompleted(WorkflowEvent):
     """The barrier was reached and the superstep's effects were committed."""
 
@@ -175,7 +177,7 @@ class SuperstepCompleted(WorkflowEvent):
 # ------------------------------------------------------------ executor level
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class ExecutorInvoked(WorkflowEvent):
     """A handler is about to run on one delivered message."""
 
@@ -184,7 +186,7 @@ class ExecutorInvoked(WorkflowEvent):
     source_id: str | None = None
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class ExecutorCompleted(WorkflowEvent):
     """A handler returned normally (``replayed``: taken from the journal on resume, not re-run)."""
 
@@ -193,7 +195,7 @@ class ExecutorCompleted(WorkflowEvent):
     replayed: bool = False
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class ExecutorFailed(WorkflowEvent):
     """A handler raised (or timed out); ``will_retry`` tells whether it runs again."""
 
@@ -204,7 +206,7 @@ class ExecutorFailed(WorkflowEvent):
     duration_ms: float = 0.0
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class MessageSent(WorkflowEvent):
     """A message was routed along an edge; it is delivered in the next superstep.
 
@@ -216,22 +218,22 @@ class MessageSent(WorkflowEvent):
     edge: str = ""
     payload_type: str = ""
     payload: Any = None
+    _sha256: str | None = field(default=None, init=False, repr=False)
 
     @property
     def sha256(self) -> str:
-        cached = self.__dict__.get("_sha256")
+        cached = self._sha256
         if cached is None:
-            cached = payload_sha256(self.payload)
-            self.__dict__["_sha256"] = cached
+            cached = self._sha256 = payload_sha256(self.payload)
         return cached
 
     def to_record(self) -> dict[str, Any]:
-        rec = super().to_record()
+        rec = WorkflowEvent.to_record(self)
         rec["sha256"] = self.sha256
         return rec
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class MessageUndelivered(WorkflowEvent):
     """A sent message that no edge carried.
 
@@ -247,14 +249,14 @@ class MessageUndelivered(WorkflowEvent):
     payload: Any = None
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class Output(WorkflowEvent):
     """A value passed to ``ctx.yield_output`` (visible to the caller)."""
 
     data: Any = None
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class Log(WorkflowEvent):
     """A ``ctx.log(level, text)`` line."""
 
@@ -262,7 +264,7 @@ class Log(WorkflowEvent):
     message: str = ""
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class Custom(WorkflowEvent):
     """Wraps a non-event object given to ``ctx.add_event``."""
 
@@ -270,7 +272,7 @@ class Custom(WorkflowEvent):
     data: Any = None
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class RequestInfo(WorkflowEvent):
     """An executor asked for outside input (``ctx.request_info``); the run waits."""
 
@@ -279,7 +281,7 @@ class RequestInfo(WorkflowEvent):
     response_type: str = ""
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class RequestAnswered(WorkflowEvent):
     """A pending request received its response."""
 
@@ -287,14 +289,14 @@ class RequestAnswered(WorkflowEvent):
     response: Any = None
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class CheckpointSaved(WorkflowEvent):
     """A checkpoint was written at a superstep boundary."""
 
     checkpoint_id: str = ""
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class AgentRunUpdate(WorkflowEvent):
     """A streamed chunk from an agent running inside the workflow."""
 
@@ -302,7 +304,7 @@ class AgentRunUpdate(WorkflowEvent):
     data: Any = None
 
 
-@dataclass(kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False, slots=True)
 class FanInWaiting(WorkflowEvent):
     """The run went idle while a fan-in still waits on some of its sources."""
 

@@ -15,7 +15,7 @@ import uuid
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _durable
@@ -26,7 +26,7 @@ from ._context import (
     WorkflowContext,
     check_response,
 )
-from ._edges import FanInEdge, FanInState
+from ._edges import DirectEdge, FanInEdge, FanInState
 from ._errors import ExecutorTimeout, RequestError, RoutingError, RunStateError
 from ._events import (
     EventLog,
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 EventListener = Callable[[WorkflowEvent], None]
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
+_MISSING: Any = object()
 
 
 class WorkflowCancelled(WorkflowFailed):
@@ -117,13 +118,17 @@ class _PendingReq:
     superstep: int
 
 
-@dataclass
 class _OpenSuperstep:
-    number: int
-    slots: list[_Slot]
-    started: float
-    event_start: int
-    ran: list[str] = field(default_factory=list)
+    """A superstep that started and has not reached its barrier yet."""
+
+    __slots__ = ("event_start", "number", "ran", "slots", "started")
+
+    def __init__(self, number: int, slots: list[_Slot], started: float, event_start: int) -> None:
+        self.number = number
+        self.slots = slots
+        self.started = started
+        self.event_start = event_start
+        self.ran: list[_Slot] = []
 
 
 class Run:
@@ -184,7 +189,7 @@ class Run:
         self._t0 = time.perf_counter()
         self._t_end: float | None = None
         self._last_number = 0
-        self._last_ran: list[str] = []
+        self._last_ran: list[_Slot] = []
         self._last_event_start = 0
         # Durability (see _durable.py): storage, journal buffer, lazy restore, replay.
         self.storage: Any = (
@@ -381,7 +386,7 @@ class Run:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            await self._step_locked()
+            await self._run_steps(1)
         return self._report(self._last_number, self._last_ran, self._last_event_start)
 
     async def until_idle(self) -> WorkflowResult:
@@ -390,28 +395,31 @@ class Run:
             await self.load()
         if self._lock is None:
             self._lock = asyncio.Lock()
-        lock = self._lock
-        while self.can_progress():
-            async with lock:
-                await self._step_locked()
+        async with self._lock:
+            await self._run_steps(None)
         if self._unsaved:
             await self.flush_journal()
         return self.result()
 
-    async def _step_locked(self) -> None:
-        if self.status in TERMINAL:
-            return self._mark(self.superstep, [], len(self._event_list))
+    async def _run_steps(self, limit: int | None) -> None:
+        """Under the lock: one superstep (``limit=1``) or as many as can run."""
         self._driver = asyncio.current_task()
         try:
-            return await self._step_inner()
+            if limit is None:
+                while self.can_progress():
+                    await self._step_inner()
+            elif self.status in TERMINAL:
+                self._mark(self.superstep, [], len(self._event_list))
+            else:
+                await self._step_inner()
         except asyncio.CancelledError:
-            if self._cancel_requested:
-                self._finish_cancel()
-                task = asyncio.current_task()
-                if task is not None:
-                    task.uncancel()
-                return self._mark(self.superstep, [], len(self._event_list))
-            raise
+            if not self._cancel_requested:
+                raise
+            self._finish_cancel()
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            self._mark(self.superstep, [], len(self._event_list))
         finally:
             self._driver = None
 
@@ -443,28 +451,31 @@ class Run:
             execs = wf._executors
             if len(pending) == 1:
                 ((idx, ds),) = pending.items()
-                slots = [_Slot(idx, execs[idx], ds)]
+                slot = _Slot(idx, execs[idx], ds)
+                slots = [slot]
+                started = SuperstepStarted(executors=[slot.executor.id], deliveries=len(ds))
             else:
                 slots = [_Slot(i, execs[i], pending[i]) for i in sorted(pending)]
-            self._open = _OpenSuperstep(
-                self.superstep, slots, time.perf_counter(), len(self._event_list)
-            )
-            self._emit(
-                SuperstepStarted(
+                started = SuperstepStarted(
                     executors=[s.executor.id for s in slots],
                     deliveries=sum(len(s.deliveries) for s in slots),
-                ),
-                None,
+                )
+            open_ = self._open = _OpenSuperstep(
+                self.superstep, slots, time.perf_counter(), len(self._event_list)
             )
+            self._emit(started, None)
             if self._replay or self._replay_requests:
-                _durable.apply_replay(self, self._open)
+                _durable.apply_replay(self, open_)
+                runnable = [s for s in slots if self._runnable(s)]
+            else:
+                runnable = slots
         else:
             self.status = "running"
-        open_ = self._open
-        runnable = [s for s in open_.slots if self._runnable(s)]
-        for s in runnable:
-            s.waiting = None
-            open_.ran.append(s.executor.id)
+            open_ = self._open
+            runnable = [s for s in open_.slots if self._runnable(s)]
+            for s in runnable:
+                s.waiting = None
+        open_.ran = runnable
         if len(runnable) == 1:
             await self._drive(runnable[0])
         elif runnable:
@@ -479,12 +490,17 @@ class Run:
                 raise
             finally:
                 self._children = []
-        return await self._after_drive(open_)
+        await self._after_drive(open_)
 
     async def _after_drive(self, open_: _OpenSuperstep) -> None:
         number = open_.number
-        failed = [s for s in open_.slots if s.failed is not None]
-        waiting = [s for s in open_.slots if s.waiting is not None]
+        failed: list[_Slot] = []
+        waiting = False
+        for slot in open_.slots:
+            if slot.failed is not None:
+                failed.append(slot)
+            elif slot.waiting is not None:
+                waiting = True
         if waiting and not failed:
             self.status = "waiting"
             if self._unsaved:
@@ -575,7 +591,19 @@ class Run:
             t0 = time.perf_counter()
             first_event = len(self._event_list)
             try:
-                await self._call(ex, spec, d.message, ctx)
+                if spec.is_async and ex.timeout is None:
+                    # The common case, without an extra coroutine frame.
+                    if spec.bound:
+                        if spec.takes_ctx:
+                            await spec.func(ex, d.message, ctx)
+                        else:
+                            await spec.func(ex, d.message)
+                    elif spec.takes_ctx:
+                        await spec.func(d.message, ctx)
+                    else:
+                        await spec.func(d.message)
+                else:
+                    await self._call(ex, spec, d.message, ctx)
             except PendingRequest as pending:
                 self._flush(ctx, ex.id)
                 if self._unsaved and self.storage is not None:
@@ -720,20 +748,27 @@ class Run:
                 )
                 sent += 1
                 continue
-            try:
-                chosen = group.choose(message)  # type: ignore[attr-defined]
-            except Exception as exc:
-                raise RoutingError(
-                    f"{group.describe()} raised {type(exc).__name__} while routing a "
-                    f"{type(message).__name__} from {source!r}: {exc}"
-                ) from exc
-            if len(chosen) < len(group.targets):
-                filtered = True
+            if type(group) is DirectEdge and group.condition is None:
+                chosen = group.targets
+            else:
+                try:
+                    chosen = group.choose(message)  # type: ignore[attr-defined]
+                except Exception as exc:
+                    raise RoutingError(
+                        f"{group.describe()} raised {type(exc).__name__} while routing a "
+                        f"{type(message).__name__} from {source!r}: {exc}"
+                    ) from exc
+                if len(chosen) < len(group.targets):
+                    filtered = True
             for tgt in chosen:
                 if target is not None and target != tgt:
                     continue
                 ti = index[tgt]
-                if not execs[ti].can_handle(message):
+                texec = execs[ti]
+                handler = texec._dispatch.get(type(message), _MISSING)
+                if handler is _MISSING:
+                    handler = texec.find_handler(message)
+                if handler is None:
                     mismatched.append(tgt)
                     continue
                 queue = self._pending.get(ti)
@@ -978,17 +1013,17 @@ class Run:
                 self.cancel()
                 driver.cancel()
 
-    def _mark(self, number: int, ran: list[str], event_start: int) -> None:
+    def _mark(self, number: int, ran: list[_Slot], event_start: int) -> None:
         """Remember what the last step did; ``step()`` turns it into a StepReport."""
         self._last_number = number
         self._last_ran = ran
         self._last_event_start = event_start
 
-    def _report(self, number: int, ran: list[str], event_start: int) -> StepReport:
+    def _report(self, number: int, ran: list[_Slot], event_start: int) -> StepReport:
         evs = self._event_list[event_start:]
         return StepReport(
             superstep=number,
-            executors=list(ran),
+            executors=[s.executor.id for s in ran],
             delivered=sum(1 for e in evs if type(e) is ExecutorCompleted),
             messages=[e for e in evs if type(e) is MessageSent],
             outputs=[e.data for e in evs if type(e) is Output],

@@ -31,6 +31,7 @@ any other event        ``agentic.executor.<run>.<executor>.event.<type>``
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -127,8 +128,7 @@ def encode_event(event: WorkflowEvent) -> bytes:
         return dumps(event).encode()
     except CodecError:
         pass
-    clone = object.__new__(type(event))
-    clone.__dict__.update(event.__dict__)
+    clone = copy.copy(event)
     for f in dataclasses.fields(event):
         try:
             encode(getattr(event, f.name))

@@ -404,7 +404,8 @@ class NatsEventSink:
             ctx = self._ctx[run] = M.RunContext()
         if type(ev) is WorkflowStarted:
             ctx.learn(ev.graph)
-        ops: list[M.Op] = [(M.event_subject(ev), M.encode_event(ev), M.event_headers(ev))]
+        headers = M.event_headers(ev)  # first: computes MessageSent.sha256 into the payload
+        ops: list[M.Op] = [(M.event_subject(ev), M.encode_event(ev), headers)]
         if self.audit:
             note = None
             if type(ev) is RequestAnswered:

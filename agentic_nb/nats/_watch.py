@@ -30,7 +30,7 @@ from agentic_nb.workflow._edges import (
 )
 
 from . import _subjects as S
-from ._streams import EVENTS_STREAM, RUNS_BUCKET, STATE_BUCKET, ensure_bucket
+from ._streams import EVENTS_STREAM, RUNS_BUCKET, STATE_BUCKET, ensure_bucket, ensure_streams
 from ._tracker import TERMINAL, RunTracker
 
 Listener = Callable[[WorkflowEvent], None]
@@ -165,7 +165,7 @@ def decode_event(data: bytes, headers: dict[str, str] | None) -> WorkflowEvent:
     if not isinstance(ev, WorkflowEvent):
         raise CodecError(f"message is not a workflow event: {type(ev).__name__}")
     if type(ev) is MessageSent and headers and headers.get("Agentic-Sha256"):
-        ev.__dict__["_sha256"] = headers["Agentic-Sha256"]
+        ev._sha256 = headers["Agentic-Sha256"]
     return ev
 
 
@@ -394,6 +394,7 @@ class RemoteRun:
 
     async def _start(self, replay_timeout: float) -> None:
         js = self.nc.jetstream()
+        await ensure_streams(js)  # the run may not have published anything yet
         subject = S.run_filter(self.run_id)
         info = await js.stream_info(EVENTS_STREAM, subjects_filter=subject)
         stored = sum((info.state.subjects or {}).values())

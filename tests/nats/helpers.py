@@ -1,0 +1,50 @@
+"""Small workflows shared by the NATS tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+from agentic_nb.workflow import Workflow
+
+
+def chain(n: int, *, delay: float = 0.0, prefix: str = "step") -> Workflow:
+    """``n`` executors in a line; each adds one; the last yields the number."""
+    def make(i: int, last: bool) -> Any:
+        async def handle(x: int, ctx: WorkflowContext[int, int]) -> None:
+            if delay:
+                await asyncio.sleep(delay)
+            if last:
+                await ctx.yield_output(x + 1)
+            else:
+                await ctx.send_message(x + 1)
+
+        return executor(id=f"{prefix}{i}")(handle)
+
+    execs = [make(i, i == n - 1) for i in range(n)]
+    b = WorkflowBuilder(name=f"chain{n}", start=execs[0], max_supersteps=n + 5)
+    if n > 1:
+        b.add_chain(execs)
+    return b.build()
+
+
+def approval_workflow() -> Workflow:
+    @executor(id="ask")
+    async def ask(q: str, ctx: WorkflowContext[str]) -> None:
+        ok = await ctx.request_info({"question": q}, response_type=bool)
+        await ctx.send_message("approved" if ok else "rejected")
+
+    @executor(id="finish")
+    async def finish(verdict: str, ctx: WorkflowContext[None, str]) -> None:
+        await ctx.yield_output(verdict)
+
+    return WorkflowBuilder(name="approval", start=ask).add_edge(ask, finish).build()
+
+
+async def stream_count(js: Any, run_id: str) -> int:
+    from agentic_nb.nats._streams import EVENTS_STREAM
+    from agentic_nb.nats._subjects import run_filter
+
+    info = await js.stream_info(EVENTS_STREAM, subjects_filter=run_filter(run_id))
+    return sum((info.state.subjects or {}).values())

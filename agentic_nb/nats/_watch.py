@@ -289,14 +289,17 @@ class RemoteRun:
     ) -> WorkflowResult:
         """Answer a pending request of the remote run (its process resumes the run).
 
-        ``resume`` is accepted for compatibility with ``Run.respond``; resuming is
-        the serving process's job (its bridge resumes by default).
+        Returns once the run's ``RequestAnswered`` event has arrived here. ``resume``
+        is accepted for compatibility with ``Run.respond``; resuming is the serving
+        process's job (its bridge resumes by default).
         """
         from ._requests import answer
 
         await answer(
             self.run_id, request_id, value, connection=self.nc, who=who, why=why, timeout=timeout
         )
+        # Return once this watcher has seen the answer recorded by the run itself.
+        await self.wait_for(lambda r: request_id not in r._tracker.requests, timeout=timeout)
         return self.result()
 
     async def until_idle(self, timeout: float | None = None) -> WorkflowResult:

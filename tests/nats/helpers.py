@@ -11,6 +11,7 @@ from agentic_nb.workflow import Workflow
 
 def chain(n: int, *, delay: float = 0.0, prefix: str = "step") -> Workflow:
     """``n`` executors in a line; each adds one; the last yields the number."""
+
     def make(i: int, last: bool) -> Any:
         async def handle(x: int, ctx: WorkflowContext[int, int]) -> None:
             if delay:

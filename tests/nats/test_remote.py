@@ -13,7 +13,7 @@ import pytest
 from agentic_nb.nats import NatsEventSink, RequestBridge, answer, runs, watch
 from agentic_nb.workflow import RequestError
 
-from .helpers import approval_workflow, chain
+from .helpers import approval_workflow
 
 
 async def _waiting_run(nc: Any) -> tuple[Any, NatsEventSink, RequestBridge]:

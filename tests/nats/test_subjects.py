@@ -83,7 +83,9 @@ async def test_injection_attempt_reaches_no_other_subject(nc: Any) -> None:
     await asyncio.sleep(0.1)
     assert result.status == "completed"
     assert seen_victim == []
-    events_subjects = [s for s in seen_all if not s.startswith(("$", "_INBOX", "agentic.audit", "agentic.metrics"))]
+    events_subjects = [
+        s for s in seen_all if not s.startswith(("$", "_INBOX", "agentic.audit", "agentic.metrics"))
+    ]
     assert len(events_subjects) == len(result.events)
     assert all(s.split(".")[2] == "attacker=2Evictim" for s in events_subjects)
     await sink.aclose()

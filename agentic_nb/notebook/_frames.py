@@ -7,6 +7,7 @@ from typing import Any
 
 from agentic_nb._optional import require
 from agentic_nb.workflow._events import (
+    EventLog,
     ExecutorCompleted,
     ExecutorFailed,
     ExecutorInvoked,
@@ -47,9 +48,8 @@ _EXECUTOR_STATUS = {ExecutorInvoked: "invoked", ExecutorCompleted: "completed"}
 def events_of(source: Any) -> list[WorkflowEvent]:
     """The events of a Run, WorkflowResult, EventLog or iterable of events."""
     events = getattr(source, "events", source)
-    inner = getattr(events, "_events", None)
-    if isinstance(inner, list):
-        return inner
+    if isinstance(events, EventLog):
+        return events.since(0)
     if isinstance(events, Iterable):
         return list(events)
     raise TypeError(

@@ -50,6 +50,9 @@ class _Ready(Generic[T]):
         yield  # pragma: no cover - makes this a generator
 
 
+AttemptRecord = tuple[int, int, str, str, float, "ExecutorError | None"]
+
+
 class Attempt:
     """One earlier invocation of an executor in this run (``ctx.previous_attempts``).
 
@@ -206,12 +209,12 @@ class WorkflowContext(Generic[M, O]):
     @property
     def previous_attempts(self) -> list[Attempt]:
         """Every earlier invocation of this executor in this run, oldest first."""
-        return list(self._run._attempts.get(self._executor, ()))
+        return [Attempt(*t) for t in self._run._attempts.get(self._executor, ())]
 
     @property
     def previous_errors(self) -> list[ExecutorError]:
         """Errors of earlier failed invocations of this executor in this run."""
-        return [a.error for a in self._run._attempts.get(self._executor, ()) if a.error]
+        return [t[5] for t in self._run._attempts.get(self._executor, ()) if t[5] is not None]
 
     # -------------------------------------------------------- communication
     def send_message(self, message: M, target: str | None = None) -> Awaitable[None]:

@@ -26,7 +26,7 @@ from ._checkpoint import (
     new_checkpoint_id,
 )
 from ._codec import _REGISTRY, decode, encode, type_key
-from ._context import Attempt, ExecutorError
+from ._context import ExecutorError
 from ._events import (
     AgentRunUpdate,
     CheckpointSaved,
@@ -114,7 +114,7 @@ def _task_events(run: Run, executor_id: str, first: int) -> list[Any]:
     """Events a task emitted itself (logs, custom events), not the engine's own."""
     return [
         encode(e)
-        for e in run._event_list[first:]
+        for e in run.events.since(first)
         if e.executor_id == executor_id and not isinstance(e, _ENGINE_EVENTS)
     ]
 
@@ -299,7 +299,7 @@ def restore(
             continue
         if k == "write":
             run._attempts.setdefault(r["e"], []).append(
-                Attempt(r["s"], r["a"], r.get("mt", ""), "completed", r["d"])
+                (r["s"], r["a"], r.get("mt", ""), "completed", r["d"], None)
             )
         elif k == "fail":
             _add_failure(run, r)
@@ -341,7 +341,7 @@ def restore(
 
 def _add_failure(run: Run, r: dict[str, Any]) -> None:
     err = ExecutorError(r["e"], r["s"], r["a"], r["et"], r["em"])
-    run._attempts.setdefault(r["e"], []).append(Attempt(r["s"], r["a"], "", "failed", r["d"], err))
+    run._attempts.setdefault(r["e"], []).append((r["s"], r["a"], "", "failed", r["d"], err))
 
 
 def apply_replay(run: Run, open_: _OpenSuperstep) -> None:
@@ -361,7 +361,7 @@ def apply_replay(run: Run, open_: _OpenSuperstep) -> None:
                     slot.state_writes = {}
                 slot.state_writes.update({k: decode(v) for k, v in r["w"].items()})
             run._attempts.setdefault(ex_id, []).append(
-                Attempt(number, r["a"], r.get("mt", ""), "completed", r["d"])
+                (number, r["a"], r.get("mt", ""), "completed", r["d"], None)
             )
             run._emit(ExecutorCompleted(attempt=r["a"], duration_ms=r["d"], replayed=True), ex_id)
             slot.next += 1

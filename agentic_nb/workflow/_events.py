@@ -317,6 +317,23 @@ class FanInWaiting(WorkflowEvent):
 # ----------------------------------------------------------------- the log
 
 
+# Engine lifecycle events are recorded as compact tuples on the hot path and turned
+# into their dataclass on first read (in place, once). A record is
+# (cls, run_id, seq, ts, superstep, executor_id, values) with values in FAST_FIELDS order.
+FAST_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _materialize(rec: tuple[Any, ...]) -> WorkflowEvent:
+    cls, run_id, seq, ts, superstep, executor_id, values = rec
+    ev: WorkflowEvent = cls(**dict(zip(FAST_FIELDS[cls], values)))
+    ev.run_id = run_id
+    ev.seq = seq
+    ev.ts = ts
+    ev.superstep = superstep
+    ev.executor_id = executor_id
+    return ev
+
+
 class EventLog(Iterable[WorkflowEvent]):
     """The ordered events of one run (``run.events`` / ``result.events``).
 
@@ -327,54 +344,70 @@ class EventLog(Iterable[WorkflowEvent]):
         0
     """
 
-    __slots__ = ("_events",)
+    __slots__ = ("_clean", "_events")
 
     def __init__(self, events: Iterable[WorkflowEvent] = ()) -> None:
-        self._events: list[WorkflowEvent] = list(events)
+        self._events: list[Any] = list(events)
+        self._clean = 0  # every entry before this index is a WorkflowEvent
 
     def append(self, event: WorkflowEvent) -> None:
         self._events.append(event)
+
+    def _all(self) -> list[WorkflowEvent]:
+        evs = self._events
+        n = len(evs)
+        for i in range(self._clean, n):
+            e = evs[i]
+            if type(e) is tuple:
+                evs[i] = _materialize(e)
+        self._clean = n
+        return evs
+
+    def since(self, start: int) -> list[WorkflowEvent]:
+        """Events from position ``start`` on."""
+        return self._all()[start:]
 
     def __len__(self) -> int:
         return len(self._events)
 
     def __iter__(self) -> Iterator[WorkflowEvent]:
-        return iter(self._events)
+        return iter(self._all())
 
     @overload
     def __getitem__(self, index: int) -> WorkflowEvent: ...
     @overload
     def __getitem__(self, index: slice) -> list[WorkflowEvent]: ...
     def __getitem__(self, index: int | slice) -> WorkflowEvent | list[WorkflowEvent]:
-        return self._events[index]
+        return self._all()[index]
 
     def __repr__(self) -> str:
         return f"EventLog({len(self._events)} events)"
 
     def of_type(self, cls: type[E]) -> list[E]:
         """Events that are instances of ``cls``."""
-        return [e for e in self._events if isinstance(e, cls)]
+        return [e for e in self._all() if isinstance(e, cls)]
 
     def by_seq(self, seq: int) -> WorkflowEvent:
         """The event with sequence number ``seq`` (full payload included)."""
-        lo, hi = 0, len(self._events) - 1
+        evs = self._all()
+        lo, hi = 0, len(evs) - 1
         while lo <= hi:
             mid = (lo + hi) // 2
-            s = self._events[mid].seq
+            s = evs[mid].seq
             if s == seq:
-                return self._events[mid]
+                return evs[mid]
             if s < seq:
                 lo = mid + 1
             else:
                 hi = mid - 1
-        for e in self._events:
+        for e in evs:
             if e.seq == seq:
                 return e
-        raise KeyError(f"no event with seq={seq} in this run ({len(self._events)} events)")
+        raise KeyError(f"no event with seq={seq} in this run ({len(evs)} events)")
 
     def to_records(self) -> list[dict[str, Any]]:
         """One plain dict per event, ready for ``pandas.DataFrame``."""
-        return [e.to_record() for e in self._events]
+        return [e.to_record() for e in self._all()]
 
     def to_dataframe(self) -> pandas.DataFrame:
         """One row per event (requires the ``notebook`` extra)."""
@@ -383,7 +416,18 @@ class EventLog(Iterable[WorkflowEvent]):
         require("pandas", "notebook")
         from agentic_nb.notebook import events_to_dataframe
 
-        return events_to_dataframe(self._events)
+        return events_to_dataframe(self._all())
+
+
+FAST_FIELDS.update(
+    {
+        SuperstepStarted: ("executors", "deliveries"),
+        SuperstepCompleted: ("duration_ms", "messages_sent"),
+        ExecutorInvoked: ("attempt", "message_type", "source_id"),
+        ExecutorCompleted: ("attempt", "duration_ms"),
+        MessageSent: ("source_id", "target_id", "edge", "payload_type", "payload"),
+    }
+)
 
 
 def utc(ts: float) -> datetime:

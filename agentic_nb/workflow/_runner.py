@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _durable
 from ._context import (
-    Attempt,
+    AttemptRecord,
     ExecutorError,
     PendingRequest,
     WorkflowContext,
@@ -45,6 +45,7 @@ from ._events import (
     WorkflowEvent,
     WorkflowFailed,
     WorkflowStarted,
+    _materialize,
 )
 from ._executor import Executor, HandlerSpec
 from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
@@ -174,7 +175,8 @@ class Run:
         self._fanin: dict[str, FanInState] = {
             g.id: FanInState(g, g.new_buffers()) for g in workflow._fan_ins
         }
-        self._attempts: dict[str, list[Attempt]] = {}
+        # executor id -> [(superstep, attempt, message type, status, ms, ExecutorError|None)]
+        self._attempts: dict[str, list[AttemptRecord]] = {}
         self._open: _OpenSuperstep | None = None
         self._requests: dict[str, _PendingReq] = {}
         self._answers: dict[str, Any] = {}
@@ -264,6 +266,27 @@ class Run:
                     RuntimeWarning,
                     stacklevel=2,
                 )
+
+    def _fast(self, cls: type, executor_id: str | None, *values: Any) -> None:
+        """Record an engine lifecycle event; built as a dataclass only when read
+        (or at once when someone listens). ``values`` follow ``FAST_FIELDS[cls]``."""
+        seq = self._seq
+        self._seq = seq + 1
+        rec = (cls, self.run_id, seq, time.time(), self.superstep, executor_id, values)
+        if self._listeners:
+            ev = _materialize(rec)
+            self._event_list.append(ev)
+            for listener in self._listeners:
+                try:
+                    listener(ev)
+                except Exception as exc:
+                    warnings.warn(
+                        f"event listener {listener!r} raised {type(exc).__name__}: {exc}",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+        else:
+            self._event_list.append(rec)
 
     # ------------------------------------------------------------- inspection
     @property
@@ -453,17 +476,16 @@ class Run:
                 ((idx, ds),) = pending.items()
                 slot = _Slot(idx, execs[idx], ds)
                 slots = [slot]
-                started = SuperstepStarted(executors=[slot.executor.id], deliveries=len(ds))
+                names = [slot.executor.id]
+                count = len(ds)
             else:
                 slots = [_Slot(i, execs[i], pending[i]) for i in sorted(pending)]
-                started = SuperstepStarted(
-                    executors=[s.executor.id for s in slots],
-                    deliveries=sum(len(s.deliveries) for s in slots),
-                )
+                names = [s.executor.id for s in slots]
+                count = sum(len(s.deliveries) for s in slots)
             open_ = self._open = _OpenSuperstep(
                 self.superstep, slots, time.perf_counter(), len(self._event_list)
             )
-            self._emit(started, None)
+            self._fast(SuperstepStarted, None, names, count)
             if self._replay or self._replay_requests:
                 _durable.apply_replay(self, open_)
                 runnable = [s for s in slots if self._runnable(s)]
@@ -477,7 +499,14 @@ class Run:
                 s.waiting = None
         open_.ran = runnable
         if len(runnable) == 1:
-            await self._drive(runnable[0])
+            slot = runnable[0]
+            ds = slot.deliveries
+            while slot.next < len(ds):
+                if not await self._invoke(slot, ds[slot.next]):
+                    break
+                slot.next += 1
+            else:
+                slot.done = True
         elif runnable:
             tasks = [asyncio.ensure_future(self._drive(s)) for s in runnable]
             self._children = tasks
@@ -490,10 +519,40 @@ class Run:
                 raise
             finally:
                 self._children = []
-        await self._after_drive(open_)
+        failed = self._settle(open_)
+        if failed is None:  # waiting for answers, or the barrier failed
+            if self._unsaved and self.storage is not None:
+                await self.flush_journal()
+            return
+        if self.storage is not None and not failed:
+            ending = not self._pending and not self._requests
+            try:
+                await _durable.after_barrier(self, final=ending)
+            except Exception as exc:
+                self._fail(
+                    type(exc).__name__,
+                    f"checkpoint after superstep {open_.number} could not be saved: {exc}",
+                )
+                return
+        if failed:
+            first = failed[0]
+            err = first.failed
+            assert err is not None
+            self._fail(
+                type(err).__name__,
+                f"executor {first.executor.id!r} failed in superstep {open_.number}: "
+                f"{type(err).__name__}: {err}",
+            )
+        elif not self._pending and not self._requests:
+            self._complete()
 
-    async def _after_drive(self, open_: _OpenSuperstep) -> None:
-        number = open_.number
+    def _settle(self, open_: _OpenSuperstep) -> list[_Slot] | None:
+        """After the slots ran: stay open while requests wait, else pass the barrier.
+
+        Returns the failed slots (usually none), or ``None`` when the superstep stays
+        open or the barrier itself failed.
+        """
+        self._mark(open_.number, open_.ran, open_.event_start)
         failed: list[_Slot] = []
         waiting = False
         for slot in open_.slots:
@@ -503,37 +562,14 @@ class Run:
                 waiting = True
         if waiting and not failed:
             self.status = "waiting"
-            if self._unsaved:
-                await self.flush_journal()
-            return self._mark(number, open_.ran, open_.event_start)
+            return None
         try:
             self._barrier(open_)
         except RoutingError as exc:
             self._open = None
             self._fail("RoutingError", str(exc))
-            return self._mark(number, open_.ran, open_.event_start)
-        if self.storage is not None and not failed:
-            ending = not self._pending and not self._requests
-            try:
-                await _durable.after_barrier(self, final=ending)
-            except Exception as exc:
-                self._fail(
-                    type(exc).__name__,
-                    f"checkpoint after superstep {number} could not be saved: {exc}",
-                )
-                return self._mark(number, open_.ran, open_.event_start)
-        if failed:
-            first = failed[0]
-            err = first.failed
-            assert err is not None
-            self._fail(
-                type(err).__name__,
-                f"executor {first.executor.id!r} failed in superstep {number}: "
-                f"{type(err).__name__}: {err}",
-            )
-        elif not self._pending and not self._requests:
-            self._complete()
-        return self._mark(number, open_.ran, open_.event_start)
+            return None
+        return failed
 
     def _barrier(self, open_: _OpenSuperstep) -> None:
         sent = 0
@@ -549,12 +585,7 @@ class Run:
         if self._fanin:
             sent += self._fire_fan_ins()
         self._open = None
-        self._emit(
-            SuperstepCompleted(
-                duration_ms=(time.perf_counter() - open_.started) * 1000.0, messages_sent=sent
-            ),
-            None,
-        )
+        self._fast(SuperstepCompleted, None, (time.perf_counter() - open_.started) * 1000.0, sent)
         self.superstep += 1
 
     async def _drive(self, slot: _Slot) -> None:
@@ -582,12 +613,7 @@ class Run:
             ctx: WorkflowContext[Any, Any] = WorkflowContext(
                 self, ex.id, d, attempt, not spec.is_async, slot
             )
-            self._emit(
-                ExecutorInvoked(
-                    attempt=attempt, message_type=type(d.message).__name__, source_id=d.source
-                ),
-                ex.id,
-            )
+            self._fast(ExecutorInvoked, ex.id, attempt, type(d.message).__name__, d.source)
             t0 = time.perf_counter()
             first_event = len(self._event_list)
             try:
@@ -610,7 +636,7 @@ class Run:
                     await self.flush_journal()
                 dur = (time.perf_counter() - t0) * 1000.0
                 history.append(
-                    Attempt(self.superstep, attempt, type(d.message).__name__, "waiting", dur)
+                    (self.superstep, attempt, type(d.message).__name__, "waiting", dur, None)
                 )
                 slot.waiting = pending.request_id
                 return False
@@ -621,7 +647,7 @@ class Run:
                 dur = (time.perf_counter() - t0) * 1000.0
                 error = ExecutorError(ex.id, self.superstep, attempt, type(exc).__name__, str(exc))
                 history.append(
-                    Attempt(self.superstep, attempt, type(d.message).__name__, "failed", dur, error)
+                    (self.superstep, attempt, type(d.message).__name__, "failed", dur, error)
                 )
                 if self.storage is not None:
                     self._unsaved.append(_durable.failure_record(self, slot, error, dur))
@@ -648,7 +674,7 @@ class Run:
             if ctx._events:
                 self._flush(ctx, ex.id)
             history.append(
-                Attempt(self.superstep, attempt, type(d.message).__name__, "completed", dur)
+                (self.superstep, attempt, type(d.message).__name__, "completed", dur, None)
             )
             if ctx._messages:
                 slot.messages.extend(ctx._messages)
@@ -666,7 +692,7 @@ class Run:
                 except Exception as exc:
                     slot.failed = exc
                     return False
-            self._emit(ExecutorCompleted(attempt=attempt, duration_ms=dur), ex.id)
+            self._fast(ExecutorCompleted, ex.id, attempt, dur)
             return True
 
     async def _call(
@@ -736,15 +762,8 @@ class Run:
                     mismatched.append(tgt)
                     continue
                 self._fanin[group.id].buffers[source].append(message)
-                self._emit(
-                    MessageSent(
-                        source_id=source,
-                        target_id=tgt,
-                        edge=group.id,
-                        payload_type=type(message).__name__,
-                        payload=message,
-                    ),
-                    source,
+                self._fast(
+                    MessageSent, source, source, tgt, group.id, type(message).__name__, message
                 )
                 sent += 1
                 continue
@@ -775,15 +794,8 @@ class Run:
                 if queue is None:
                     queue = self._pending[ti] = []
                 queue.append(Delivery(ti, message, source, group.id))
-                self._emit(
-                    MessageSent(
-                        source_id=source,
-                        target_id=tgt,
-                        edge=group.id,
-                        payload_type=type(message).__name__,
-                        payload=message,
-                    ),
-                    source,
+                self._fast(
+                    MessageSent, source, source, tgt, group.id, type(message).__name__, message
                 )
                 sent += 1
         if sent == 0:
@@ -984,7 +996,7 @@ class Run:
     # ---------------------------------------------------------------- streams
     async def stream(self) -> AsyncIterator[WorkflowEvent]:
         """Every event of this run (past ones first) while driving it until idle."""
-        queue: deque[WorkflowEvent] = deque(self._event_list)
+        queue: deque[WorkflowEvent] = deque(self.events.since(0))
         wake = asyncio.Event()
 
         def listener(ev: WorkflowEvent) -> None:
@@ -1020,7 +1032,7 @@ class Run:
         self._last_event_start = event_start
 
     def _report(self, number: int, ran: list[_Slot], event_start: int) -> StepReport:
-        evs = self._event_list[event_start:]
+        evs = self.events.since(event_start)
         return StepReport(
             superstep=number,
             executors=[s.executor.id for s in ran],

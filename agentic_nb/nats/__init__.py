@@ -25,6 +25,7 @@ Example::
     ('completed', ['HI'])
 """
 
+from ._checkpoint import NatsKvCheckpointStorage
 from ._connect import NatsConnectionError, connect
 from ._requests import RequestBridge, answer
 from ._server import LocalNatsServer, NatsServerError, find_nats_server
@@ -38,6 +39,7 @@ __all__ = [
     "LocalNatsServer",
     "NatsConnectionError",
     "NatsEventSink",
+    "NatsKvCheckpointStorage",
     "NatsServerError",
     "RemoteEvent",
     "RemoteRun",

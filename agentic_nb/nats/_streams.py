@@ -148,3 +148,20 @@ async def ensure_bucket(js: Any, bucket: str, *, history: int | None = None) -> 
         )
     except errors.BadRequestError:  # created concurrently by another process
         return await js.key_value(bucket)
+
+
+async def kv_keys(kv: Any, pattern: str = ">") -> list[str]:
+    """Keys of ``kv`` matching the NATS wildcard ``pattern`` (server-side filter).
+
+    (nats-py's ``KeyValue.keys(filters=...)`` matches substrings client-side.)
+    """
+    watcher = await kv.watch(pattern, ignore_deletes=True, meta_only=True)
+    keys: list[str] = []
+    try:
+        async for entry in watcher:
+            if entry is None:
+                break
+            keys.append(entry.key)
+    finally:
+        await watcher.stop()
+    return keys

@@ -30,7 +30,14 @@ from agentic_nb.workflow._edges import (
 )
 
 from . import _subjects as S
-from ._streams import EVENTS_STREAM, RUNS_BUCKET, STATE_BUCKET, ensure_bucket, ensure_streams
+from ._streams import (
+    EVENTS_STREAM,
+    RUNS_BUCKET,
+    STATE_BUCKET,
+    ensure_bucket,
+    ensure_streams,
+    kv_keys,
+)
 from ._tracker import TERMINAL, RunTracker
 
 Listener = Callable[[WorkflowEvent], None]
@@ -327,10 +334,7 @@ class RemoteRun:
         kv = await ensure_bucket(self.nc.jetstream(), STATE_BUCKET)
         prefix = S.kv_key("workflow", self.run_id, "state", ids=(1,)) + "."
         state: dict[str, Any] = {}
-        try:
-            keys = await kv.keys(filters=[prefix + ">"])
-        except Exception:  # nats-py raises NoKeysError when the bucket has no match
-            keys = []
+        keys = await kv_keys(kv, prefix + ">")
         for k in keys:
             entry = await kv.get(k)
             state[S.decode_token(k[len(prefix) :])] = decode(json.loads(entry.value))

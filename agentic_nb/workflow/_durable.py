@@ -366,6 +366,8 @@ def apply_replay(run: Run, open_: _OpenSuperstep) -> None:
             run._emit(ExecutorCompleted(attempt=r["a"], duration_ms=r["d"], replayed=True), ex_id)
             slot.next += 1
         for r in run._replay_requests.pop((number, ex_id), ()):
+            if slot.request_ids is None:
+                slot.request_ids = {}
             slot.request_ids[(r["p"], r["c"])] = r["id"]
             if r["p"] == slot.next and r["id"] not in run._answers:
                 slot.waiting = r["id"]

@@ -107,7 +107,7 @@ class _Slot:
         self.failed: BaseException | None = None
         self.done = False
         # (delivery position, request_info call index) -> request id, kept across replays.
-        self.request_ids: dict[tuple[int, int], str] = {}
+        self.request_ids: dict[tuple[int, int], str] | None = None
 
 
 @dataclass
@@ -598,38 +598,44 @@ class Run:
 
     async def _invoke(self, slot: _Slot, d: Delivery) -> bool:
         ex = slot.executor
-        spec = ex.find_handler(d.message)
+        ex_id = ex.id
+        message = d.message
+        spec = ex._dispatch.get(type(message), _MISSING)
+        if spec is _MISSING:
+            spec = ex.find_handler(message)
         if spec is None:  # routing checked this; an executor may have changed its handlers
             slot.failed = TypeError(
-                f"executor {ex.id!r} has no handler for {type(d.message).__name__}"
+                f"executor {ex_id!r} has no handler for {type(message).__name__}"
             )
             return False
-        history = self._attempts.get(ex.id)
+        mtype = type(message).__name__
+        history = self._attempts.get(ex_id)
         if history is None:
-            history = self._attempts[ex.id] = []
+            history = self._attempts[ex_id] = []
+        storage = self.storage
         attempt = 0
         while True:
             attempt += 1
             ctx: WorkflowContext[Any, Any] = WorkflowContext(
-                self, ex.id, d, attempt, not spec.is_async, slot
+                self, ex_id, d, attempt, not spec.is_async, slot
             )
-            self._fast(ExecutorInvoked, ex.id, attempt, type(d.message).__name__, d.source)
+            self._fast(ExecutorInvoked, ex_id, attempt, mtype, d.source)
+            first_event = len(self._event_list) if storage is not None else 0
             t0 = time.perf_counter()
-            first_event = len(self._event_list)
             try:
                 if spec.is_async and ex.timeout is None:
                     # The common case, without an extra coroutine frame.
                     if spec.bound:
                         if spec.takes_ctx:
-                            await spec.func(ex, d.message, ctx)
+                            await spec.func(ex, message, ctx)
                         else:
-                            await spec.func(ex, d.message)
+                            await spec.func(ex, message)
                     elif spec.takes_ctx:
-                        await spec.func(d.message, ctx)
+                        await spec.func(message, ctx)
                     else:
-                        await spec.func(d.message)
+                        await spec.func(message)
                 else:
-                    await self._call(ex, spec, d.message, ctx)
+                    await self._call(ex, spec, message, ctx)
             except PendingRequest as pending:
                 self._flush(ctx, ex.id)
                 if self._unsaved and self.storage is not None:
@@ -672,10 +678,8 @@ class Run:
                 return False
             dur = (time.perf_counter() - t0) * 1000.0
             if ctx._events:
-                self._flush(ctx, ex.id)
-            history.append(
-                (self.superstep, attempt, type(d.message).__name__, "completed", dur, None)
-            )
+                self._flush(ctx, ex_id)
+            history.append((self.superstep, attempt, mtype, "completed", dur, None))
             if ctx._messages:
                 slot.messages.extend(ctx._messages)
             if ctx._outputs:
@@ -686,13 +690,13 @@ class Run:
                 if slot.state_writes is None:
                     slot.state_writes = {}
                 slot.state_writes.update(ctx._state_writes)
-            if self.storage is not None:
+            if storage is not None:
                 try:
                     await _durable.record_write(self, slot, ctx, attempt, dur, first_event)
                 except Exception as exc:
                     slot.failed = exc
                     return False
-            self._fast(ExecutorCompleted, ex.id, attempt, dur)
+            self._fast(ExecutorCompleted, ex_id, attempt, dur)
             return True
 
     async def _call(
@@ -865,6 +869,8 @@ class Run:
     ) -> Any:
         slot: _Slot = ctx._slot
         key = (slot.next, call)
+        if slot.request_ids is None:
+            slot.request_ids = {}
         rid = slot.request_ids.get(key)
         if rid is not None and rid in self._answers:
             return self._answers[rid]

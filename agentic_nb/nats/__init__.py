@@ -32,6 +32,7 @@ from ._server import LocalNatsServer, NatsServerError, find_nats_server
 from ._sink import EventsDropped, NatsEventSink, SinkStats
 from ._streams import StreamLimits, ensure_streams
 from ._subjects import decode_token, encode_token
+from ._threads import NatsKvChatMessageStore
 from ._watch import RemoteEvent, RemoteRun, RemoteWorkflow, RunInfo, runs, watch
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LocalNatsServer",
     "NatsConnectionError",
     "NatsEventSink",
+    "NatsKvChatMessageStore",
     "NatsKvCheckpointStorage",
     "NatsServerError",
     "RemoteEvent",

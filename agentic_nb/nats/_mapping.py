@@ -106,13 +106,13 @@ def event_subject(event: WorkflowEvent) -> str:
         return S.workflow_subject(run, *verbs)
     if t is AgentRunUpdate:
         return S.agent_subject(run, event.executor_id or "", "response")
-    verb = _EXECUTOR_VERBS.get(t)
+    ex_verb = _EXECUTOR_VERBS.get(t)
     if event.executor_id is None:
-        if verb == "log":
+        if ex_verb == "log":
             return S.workflow_subject(run, "log")
         return f"{S.workflow_subject(run, 'event')}.{S.event_type_token(event.type)}"
-    if verb is not None:
-        return S.executor_subject(run, event.executor_id, verb)
+    if ex_verb is not None:
+        return S.executor_subject(run, event.executor_id, ex_verb)
     return f"{S.executor_subject(run, event.executor_id, 'event')}.{S.event_type_token(event.type)}"
 
 
@@ -145,7 +145,7 @@ def event_headers(event: WorkflowEvent) -> dict[str, str]:
         "Agentic-Type": event.type,
     }
     if type(event) is MessageSent:
-        headers["Agentic-Sha256"] = event.sha256  # type: ignore[attr-defined]
+        headers["Agentic-Sha256"] = event.sha256
     return headers
 
 

@@ -69,7 +69,8 @@ class RunTracker:
             if self.keep_outputs:
                 self.outputs.append(ev.data)  # type: ignore[attr-defined]
         elif t is RequestInfo:
-            self.requests[ev.request_id] = ev  # type: ignore[attr-defined]
+            assert isinstance(ev, RequestInfo)
+            self.requests[ev.request_id] = ev
             if self.status not in TERMINAL:
                 self.status = "waiting"
         elif t is RequestAnswered:

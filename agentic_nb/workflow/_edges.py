@@ -144,7 +144,15 @@ class FanOutEdge(EdgeGroup):
 
 @dataclass(eq=False)
 class FanInEdge(EdgeGroup):
-    """Several sources to one target, which receives a ``list`` (one per source, in order)."""
+    """Several sources to one target, which receives a ``list`` (one per source, in order).
+
+    ``accepts`` caches, per message type, whether the target takes ``[message]``;
+    ``cacheable`` (set when the workflow is built) says whether the answer depends
+    only on the type.
+    """
+
+    accepts: dict[type, bool] = field(default_factory=dict, repr=False)
+    cacheable: bool = False
 
     def new_buffers(self) -> dict[str, deque[Any]]:
         return {s: deque() for s in self.sources}

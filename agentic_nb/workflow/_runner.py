@@ -508,10 +508,14 @@ class Run:
             else:
                 slot.done = True
         elif runnable:
-            tasks = [asyncio.ensure_future(self._drive(s)) for s in runnable]
+            # Every _drive catches its handler's errors, so awaiting the tasks in order
+            # is a barrier (cheaper than gather); only cancellation propagates.
+            loop = asyncio.get_running_loop()
+            tasks = [loop.create_task(self._drive(s)) for s in runnable]
             self._children = tasks
             try:
-                await asyncio.gather(*tasks)
+                for t in tasks:
+                    await t
             except BaseException:
                 for t in tasks:
                     t.cancel()
@@ -762,7 +766,12 @@ class Run:
                 tgt = group.targets[0]
                 if target is not None and target != tgt:
                     continue
-                if not execs[index[tgt]].can_handle([message]):
+                accepts = group.accepts.get(type(message))
+                if accepts is None:
+                    accepts = execs[index[tgt]].can_handle([message])
+                    if group.cacheable:
+                        group.accepts[type(message)] = accepts
+                if not accepts:
                     mismatched.append(tgt)
                     continue
                 self._fanin[group.id].buffers[source].append(message)

@@ -87,6 +87,17 @@ def is_plain_class(tp: object) -> bool:
     return isinstance(tp, type) and get_origin(tp) is None
 
 
+def is_plain_container(tp: object) -> bool:
+    """True for ``list[C]``-like annotations whose check depends only on the items' types."""
+    if is_plain_class(tp):
+        return True
+    origin = get_origin(tp)
+    if origin in (list, set, frozenset) or origin is typing.Sequence:
+        args = get_args(tp)
+        return not args or is_plain_class(args[0])
+    return False
+
+
 def union_members(tp: object) -> tuple[object, ...]:
     origin = get_origin(tp)
     if origin is Union or origin is types.UnionType:

@@ -17,6 +17,7 @@ from ._events import WorkflowEvent
 from ._executor import Executor
 from ._result import WorkflowResult
 from ._runner import Run
+from ._typing import is_plain_container
 
 
 class Workflow:
@@ -72,6 +73,10 @@ class Workflow:
         self._fan_ins: tuple[FanInEdge, ...] = tuple(
             e for e in self._edges if isinstance(e, FanInEdge)
         )
+        for fan_in in self._fan_ins:
+            target = self._executors[self._index[fan_in.targets[0]]]
+            fan_in.accepts = {}
+            fan_in.cacheable = all(is_plain_container(h.input_type) for h in target.handlers)
         self._stateful: tuple[Executor, ...] = tuple(
             e
             for e in self._executors

@@ -177,8 +177,9 @@ class WorkflowContext(Generic[M, O]):
         self._attempt = attempt
         self._threaded = threaded
         self._messages: list[tuple[Any, str | None]] = []
-        self._outputs: list[Any] = []
-        self._events: list[WorkflowEvent] = []
+        # Created on first use: most handlers neither yield nor emit.
+        self._outputs: list[Any] | None = None
+        self._events: list[WorkflowEvent] | None = None
         self._state_writes: dict[str, Any] | None = None
         self._calls = 0
 
@@ -234,7 +235,10 @@ class WorkflowContext(Generic[M, O]):
         ``Output`` event is emitted when the handler completes, never for an attempt
         that failed and was retried.
         """
-        self._outputs.append(output)
+        if self._outputs is None:
+            self._outputs = [output]
+        else:
+            self._outputs.append(output)
         return DONE
 
     def add_event(self, event: WorkflowEvent | Any) -> Awaitable[None]:
@@ -251,6 +255,8 @@ class WorkflowContext(Generic[M, O]):
 
     def _emit(self, event: WorkflowEvent) -> None:
         if self._threaded:
+            if self._events is None:
+                self._events = []
             self._events.append(event)
         else:
             self._run._emit(event, self._executor)

@@ -140,7 +140,7 @@ async def record_write(
         "d": dur,
         "mt": type(ctx._delivery.message).__name__,
         "m": [[encode(m), t] for m, t in ctx._messages],
-        "o": [encode(o) for o in ctx._outputs],
+        "o": [encode(o) for o in ctx._outputs or ()],
         "w": {k: encode(v) for k, v in writes.items()},
     }
     events = _task_events(run, slot.executor.id, first_event)

@@ -319,13 +319,20 @@ class FanInWaiting(WorkflowEvent):
 
 # Engine lifecycle events are recorded as compact tuples on the hot path and turned
 # into their dataclass on first read (in place, once). A record is
-# (cls, run_id, seq, ts, superstep, executor_id, values) with values in FAST_FIELDS order.
+# (code, seq, ts, superstep, executor_id, values): ``code`` indexes FAST_CLASSES
+# (an int, not the class, so that tuples of plain values are left alone by the
+# garbage collector), ``values`` follow FAST_FIELDS; the run id comes from the log.
+FAST_CLASSES: list[type] = []
 FAST_FIELDS: dict[type, tuple[str, ...]] = {}
+FAST_CODE: dict[type, int] = {}
 
 
-def _materialize(rec: tuple[Any, ...]) -> WorkflowEvent:
-    cls, run_id, seq, ts, superstep, executor_id, values = rec
+def _materialize(rec: tuple[Any, ...], run_id: str) -> WorkflowEvent:
+    code, seq, ts, superstep, executor_id, values = rec
+    cls = FAST_CLASSES[code]
     ev: WorkflowEvent = cls(**dict(zip(FAST_FIELDS[cls], values)))
+    if code == 0:  # SuperstepStarted keeps its names as a tuple in the record
+        ev.executors = list(ev.executors)  # type: ignore[attr-defined]
     ev.run_id = run_id
     ev.seq = seq
     ev.ts = ts
@@ -344,11 +351,12 @@ class EventLog(Iterable[WorkflowEvent]):
         0
     """
 
-    __slots__ = ("_clean", "_events")
+    __slots__ = ("_clean", "_events", "run_id")
 
-    def __init__(self, events: Iterable[WorkflowEvent] = ()) -> None:
+    def __init__(self, events: Iterable[WorkflowEvent] = (), run_id: str = "") -> None:
         self._events: list[Any] = list(events)
         self._clean = 0  # every entry before this index is a WorkflowEvent
+        self.run_id = run_id
 
     def append(self, event: WorkflowEvent) -> None:
         self._events.append(event)
@@ -356,10 +364,11 @@ class EventLog(Iterable[WorkflowEvent]):
     def _all(self) -> list[WorkflowEvent]:
         evs = self._events
         n = len(evs)
+        run_id = self.run_id
         for i in range(self._clean, n):
             e = evs[i]
             if type(e) is tuple:
-                evs[i] = _materialize(e)
+                evs[i] = _materialize(e, run_id)
         self._clean = n
         return evs
 
@@ -427,6 +436,11 @@ FAST_FIELDS.update(
         ExecutorCompleted: ("attempt", "duration_ms"),
         MessageSent: ("source_id", "target_id", "edge", "payload_type", "payload"),
     }
+)
+FAST_CLASSES.extend(FAST_FIELDS)
+FAST_CODE.update({cls: i for i, cls in enumerate(FAST_CLASSES)})
+SUPERSTEP_STARTED, SUPERSTEP_COMPLETED, EXECUTOR_INVOKED, EXECUTOR_COMPLETED, MESSAGE_SENT = range(
+    len(FAST_CLASSES)
 )
 
 

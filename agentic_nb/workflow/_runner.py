@@ -29,18 +29,20 @@ from ._context import (
 from ._edges import DirectEdge, FanInEdge, FanInState
 from ._errors import ExecutorTimeout, RequestError, RoutingError, RunStateError
 from ._events import (
+    EXECUTOR_COMPLETED,
+    EXECUTOR_INVOKED,
+    MESSAGE_SENT,
+    SUPERSTEP_COMPLETED,
+    SUPERSTEP_STARTED,
     EventLog,
     ExecutorCompleted,
     ExecutorFailed,
-    ExecutorInvoked,
     FanInWaiting,
     MessageSent,
     MessageUndelivered,
     Output,
     RequestAnswered,
     RequestInfo,
-    SuperstepCompleted,
-    SuperstepStarted,
     WorkflowCompleted,
     WorkflowEvent,
     WorkflowFailed,
@@ -161,13 +163,13 @@ class Run:
         checkpoint_storage: Any = None,
     ) -> None:
         self.workflow = workflow
-        self.run_id: str = run_id or uuid.uuid4().hex[:16]
+        self._run_id: str = run_id or uuid.uuid4().hex[:16]
         self.status: str = "created"
         self.superstep: int = 0
         self.outputs: list[Any] = []
         self.error: str | None = None
         self.diagnostics: list[str] = []
-        self.events = EventLog()
+        self.events = EventLog(run_id=self._run_id)
         self._event_list = self.events._events
         self._seq = 0
         self._state: dict[str, Any] = {}
@@ -189,6 +191,7 @@ class Run:
         self._children: list[asyncio.Task[Any]] = []
         self._cancel_requested = False
         self._t0 = time.perf_counter()
+        self._epoch = time.time() - self._t0  # wall clock = _epoch + perf_counter()
         self._t_end: float | None = None
         self._last_number = 0
         self._last_ran: list[_Slot] = []
@@ -204,6 +207,16 @@ class Run:
         self._loader: Callable[[], Awaitable[None]] | None = None
         self._replay: dict[tuple[int, str], list[dict[str, Any]]] = {}
         self._replay_requests: dict[tuple[int, str], list[dict[str, Any]]] = {}
+
+    @property
+    def run_id(self) -> str:
+        """This run's id (carried by every event and checkpoint)."""
+        return self._run_id
+
+    @run_id.setter
+    def run_id(self, value: str) -> None:
+        self._run_id = value
+        self.events.run_id = value
 
     # ------------------------------------------------------------------ setup
     def add_sink(self, sink: Any) -> None:
@@ -253,7 +266,7 @@ class Run:
         event.run_id = self.run_id
         event.seq = self._seq
         self._seq += 1
-        event.ts = time.time()
+        event.ts = self._epoch + time.perf_counter()
         event.superstep = self.superstep
         event.executor_id = executor_id
         self._event_list.append(event)
@@ -267,26 +280,30 @@ class Run:
                     stacklevel=2,
                 )
 
-    def _fast(self, cls: type, executor_id: str | None, *values: Any) -> None:
-        """Record an engine lifecycle event; built as a dataclass only when read
-        (or at once when someone listens). ``values`` follow ``FAST_FIELDS[cls]``."""
+    def _fast(self, code: int, executor_id: str | None, pc: float, values: tuple[Any, ...]) -> None:
+        """Record engine lifecycle event ``FAST_CLASSES[code]`` at ``perf_counter()`` ``pc``.
+
+        It is kept as a tuple and built as a dataclass only when read (at once when
+        someone listens); ``values`` follow ``FAST_FIELDS``. Timestamps come from
+        readings the runner takes anyway, shifted to wall-clock time.
+        """
         seq = self._seq
         self._seq = seq + 1
-        rec = (cls, self.run_id, seq, time.time(), self.superstep, executor_id, values)
-        if self._listeners:
-            ev = _materialize(rec)
-            self._event_list.append(ev)
-            for listener in self._listeners:
-                try:
-                    listener(ev)
-                except Exception as exc:
-                    warnings.warn(
-                        f"event listener {listener!r} raised {type(exc).__name__}: {exc}",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-        else:
+        rec = (code, seq, self._epoch + pc, self.superstep, executor_id, values)
+        if not self._listeners:
             self._event_list.append(rec)
+            return
+        ev = _materialize(rec, self.run_id)
+        self._event_list.append(ev)
+        for listener in self._listeners:
+            try:
+                listener(ev)
+            except Exception as exc:
+                warnings.warn(
+                    f"event listener {listener!r} raised {type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     # ------------------------------------------------------------- inspection
     @property
@@ -430,11 +447,11 @@ class Run:
         try:
             if limit is None:
                 while self.can_progress():
-                    await self._step_inner()
+                    await self._step_inner(until_idle=True)
             elif self.status in TERMINAL:
                 self._mark(self.superstep, [], len(self._event_list))
             else:
-                await self._step_inner()
+                await self._step_inner(until_idle=False)
         except asyncio.CancelledError:
             if not self._cancel_requested:
                 raise
@@ -446,109 +463,116 @@ class Run:
         finally:
             self._driver = None
 
-    async def _step_inner(self) -> None:
-        wf = self.workflow
-        if self.storage is not None:
-            try:
-                await _durable.before_step(self)
-            except Exception as exc:
-                self._fail(type(exc).__name__, f"checkpoint storage failed: {exc}")
-                return self._mark(self.superstep, [], len(self._event_list))
-        if self._open is None:
-            if not self._pending:
-                self._complete()
-                return self._mark(self.superstep, [], len(self._event_list))
-            if self.superstep >= wf.max_supersteps:
-                queued = ", ".join(
-                    f"{wf._executors[i].id} ({len(d)})" for i, d in sorted(self._pending.items())
+    async def _step_inner(self, until_idle: bool) -> None:
+        """One superstep; with ``until_idle`` it goes on while plain supersteps follow
+        (one coroutine for the whole run instead of one per superstep)."""
+        while True:
+            wf = self.workflow
+            if self.storage is not None:
+                try:
+                    await _durable.before_step(self)
+                except Exception as exc:
+                    self._fail(type(exc).__name__, f"checkpoint storage failed: {exc}")
+                    return self._mark(self.superstep, [], len(self._event_list))
+            if self._open is None:
+                if not self._pending:
+                    self._complete()
+                    return self._mark(self.superstep, [], len(self._event_list))
+                if self.superstep >= wf.max_supersteps:
+                    queued = ", ".join(
+                        f"{wf._executors[i].id} ({len(d)})"
+                        for i, d in sorted(self._pending.items())
+                    )
+                    self._fail(
+                        "MaxSuperstepsReached",
+                        f"max_supersteps={wf.max_supersteps} reached with messages still queued "
+                        f"for: {queued}. Raise max_supersteps or check for a cycle without exit.",
+                    )
+                    return self._mark(self.superstep, [], len(self._event_list))
+                self.status = "running"
+                pending = self._pending
+                self._pending = {}
+                execs = wf._executors
+                if len(pending) == 1:
+                    ((idx, ds),) = pending.items()
+                    slot = _Slot(idx, execs[idx], ds)
+                    slots = [slot]
+                    names: tuple[str, ...] = (slot.executor.id,)
+                    count = len(ds)
+                else:
+                    slots = [_Slot(i, execs[i], pending[i]) for i in sorted(pending)]
+                    names = tuple(s.executor.id for s in slots)
+                    count = sum(len(s.deliveries) for s in slots)
+                started = time.perf_counter()
+                open_ = self._open = _OpenSuperstep(
+                    self.superstep, slots, started, len(self._event_list)
                 )
-                self._fail(
-                    "MaxSuperstepsReached",
-                    f"max_supersteps={wf.max_supersteps} reached with messages still queued "
-                    f"for: {queued}. Raise max_supersteps or check for a cycle without exit.",
-                )
-                return self._mark(self.superstep, [], len(self._event_list))
-            self.status = "running"
-            pending = self._pending
-            self._pending = {}
-            execs = wf._executors
-            if len(pending) == 1:
-                ((idx, ds),) = pending.items()
-                slot = _Slot(idx, execs[idx], ds)
-                slots = [slot]
-                names = [slot.executor.id]
-                count = len(ds)
+                self._fast(SUPERSTEP_STARTED, None, started, (names, count))
+                if self._replay or self._replay_requests:
+                    _durable.apply_replay(self, open_)
+                    runnable = [s for s in slots if self._runnable(s)]
+                else:
+                    runnable = slots
             else:
-                slots = [_Slot(i, execs[i], pending[i]) for i in sorted(pending)]
-                names = [s.executor.id for s in slots]
-                count = sum(len(s.deliveries) for s in slots)
-            open_ = self._open = _OpenSuperstep(
-                self.superstep, slots, time.perf_counter(), len(self._event_list)
-            )
-            self._fast(SuperstepStarted, None, names, count)
-            if self._replay or self._replay_requests:
-                _durable.apply_replay(self, open_)
-                runnable = [s for s in slots if self._runnable(s)]
-            else:
-                runnable = slots
-        else:
-            self.status = "running"
-            open_ = self._open
-            runnable = [s for s in open_.slots if self._runnable(s)]
-            for s in runnable:
-                s.waiting = None
-        open_.ran = runnable
-        if len(runnable) == 1:
-            slot = runnable[0]
-            ds = slot.deliveries
-            while slot.next < len(ds):
-                if not await self._invoke(slot, ds[slot.next]):
-                    break
-                slot.next += 1
-            else:
-                slot.done = True
-        elif runnable:
-            # Every _drive catches its handler's errors, so awaiting the tasks in order
-            # is a barrier (cheaper than gather); only cancellation propagates.
-            loop = asyncio.get_running_loop()
-            tasks = [loop.create_task(self._drive(s)) for s in runnable]
-            self._children = tasks
-            try:
-                for t in tasks:
-                    await t
-            except BaseException:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
-            finally:
-                self._children = []
-        failed = self._settle(open_)
-        if failed is None:  # waiting for answers, or the barrier failed
-            if self._unsaved and self.storage is not None:
-                await self.flush_journal()
-            return
-        if self.storage is not None and not failed:
-            ending = not self._pending and not self._requests
-            try:
-                await _durable.after_barrier(self, final=ending)
-            except Exception as exc:
-                self._fail(
-                    type(exc).__name__,
-                    f"checkpoint after superstep {open_.number} could not be saved: {exc}",
-                )
+                self.status = "running"
+                open_ = self._open
+                runnable = [s for s in open_.slots if self._runnable(s)]
+                for s in runnable:
+                    s.waiting = None
+            open_.ran = runnable
+            if len(runnable) == 1:
+                slot = runnable[0]
+                ds = slot.deliveries
+                while slot.next < len(ds):
+                    if not await self._invoke(slot, ds[slot.next]):
+                        break
+                    slot.next += 1
+                else:
+                    slot.done = True
+            elif runnable:
+                # Every _drive catches its handler's errors, so awaiting the tasks in order
+                # is a barrier (cheaper than gather); only cancellation propagates.
+                loop = asyncio.get_running_loop()
+                tasks = [loop.create_task(self._drive(s)) for s in runnable]
+                self._children = tasks
+                try:
+                    for t in tasks:
+                        await t
+                except BaseException:
+                    for t in tasks:
+                        t.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    raise
+                finally:
+                    self._children = []
+            failed = self._settle(open_)
+            if failed is None:  # waiting for answers, or the barrier failed
+                if self._unsaved and self.storage is not None:
+                    await self.flush_journal()
                 return
-        if failed:
-            first = failed[0]
-            err = first.failed
-            assert err is not None
-            self._fail(
-                type(err).__name__,
-                f"executor {first.executor.id!r} failed in superstep {open_.number}: "
-                f"{type(err).__name__}: {err}",
-            )
-        elif not self._pending and not self._requests:
-            self._complete()
+            if self.storage is not None and not failed:
+                ending = not self._pending and not self._requests
+                try:
+                    await _durable.after_barrier(self, final=ending)
+                except Exception as exc:
+                    self._fail(
+                        type(exc).__name__,
+                        f"checkpoint after superstep {open_.number} could not be saved: {exc}",
+                    )
+                    return
+            if failed:
+                first = failed[0]
+                err = first.failed
+                assert err is not None
+                self._fail(
+                    type(err).__name__,
+                    f"executor {first.executor.id!r} failed in superstep {open_.number}: "
+                    f"{type(err).__name__}: {err}",
+                )
+            elif not self._pending and not self._requests:
+                self._complete()
+            if not until_idle or self.status != "running" or not self._pending:
+                return
 
     def _settle(self, open_: _OpenSuperstep) -> list[_Slot] | None:
         """After the slots ran: stay open while requests wait, else pass the barrier.
@@ -577,6 +601,7 @@ class Run:
 
     def _barrier(self, open_: _OpenSuperstep) -> None:
         sent = 0
+        now = time.perf_counter()
         for slot in open_.slots:
             if slot.state_writes:
                 self._state.update(slot.state_writes)
@@ -585,11 +610,12 @@ class Run:
             if slot.messages:
                 src = slot.executor.id
                 for message, target in slot.messages:
-                    sent += self._route(src, message, target)
+                    sent += self._route(src, message, target, now)
         if self._fanin:
             sent += self._fire_fan_ins()
         self._open = None
-        self._fast(SuperstepCompleted, None, (time.perf_counter() - open_.started) * 1000.0, sent)
+        done = time.perf_counter()
+        self._fast(SUPERSTEP_COMPLETED, None, done, ((done - open_.started) * 1000.0, sent))
         self.superstep += 1
 
     async def _drive(self, slot: _Slot) -> None:
@@ -623,9 +649,9 @@ class Run:
             ctx: WorkflowContext[Any, Any] = WorkflowContext(
                 self, ex_id, d, attempt, not spec.is_async, slot
             )
-            self._fast(ExecutorInvoked, ex_id, attempt, mtype, d.source)
-            first_event = len(self._event_list) if storage is not None else 0
             t0 = time.perf_counter()
+            self._fast(EXECUTOR_INVOKED, ex_id, t0, (attempt, mtype, d.source))
+            first_event = len(self._event_list) if storage is not None else 0
             try:
                 if spec.is_async and ex.timeout is None:
                     # The common case, without an extra coroutine frame.
@@ -680,7 +706,8 @@ class Run:
                     continue
                 slot.failed = exc
                 return False
-            dur = (time.perf_counter() - t0) * 1000.0
+            t1 = time.perf_counter()
+            dur = (t1 - t0) * 1000.0
             if ctx._events:
                 self._flush(ctx, ex_id)
             history.append((self.superstep, attempt, mtype, "completed", dur, None))
@@ -700,7 +727,9 @@ class Run:
                 except Exception as exc:
                     slot.failed = exc
                     return False
-            self._fast(ExecutorCompleted, ex_id, attempt, dur)
+            if ctx._outputs or not spec.is_async:
+                t1 = time.perf_counter()  # events were emitted after t1: keep ts monotonic
+            self._fast(EXECUTOR_COMPLETED, ex_id, t1, (attempt, dur))
             return True
 
     async def _call(
@@ -742,7 +771,7 @@ class Run:
         if ctx._events:
             for ev in ctx._events:
                 self._emit(ev, executor_id)
-            ctx._events.clear()
+            ctx._events = None
 
     # ---------------------------------------------------------------- routing
     def _check_target(self, source: str, target: str) -> None:
@@ -754,7 +783,8 @@ class Run:
                 f"fix the target id"
             )
 
-    def _route(self, source: str, message: Any, target: str | None) -> int:
+    def _route(self, source: str, message: Any, target: str | None, now: float) -> int:
+        """Send ``message`` along ``source``'s edges; ``now`` is the barrier's clock reading."""
         wf = self.workflow
         execs = wf._executors
         index = wf._index
@@ -776,7 +806,10 @@ class Run:
                     continue
                 self._fanin[group.id].buffers[source].append(message)
                 self._fast(
-                    MessageSent, source, source, tgt, group.id, type(message).__name__, message
+                    MESSAGE_SENT,
+                    source,
+                    now,
+                    (source, tgt, group.id, type(message).__name__, message),
                 )
                 sent += 1
                 continue
@@ -808,7 +841,10 @@ class Run:
                     queue = self._pending[ti] = []
                 queue.append(Delivery(ti, message, source, group.id))
                 self._fast(
-                    MessageSent, source, source, tgt, group.id, type(message).__name__, message
+                    MESSAGE_SENT,
+                    source,
+                    now,
+                    (source, tgt, group.id, type(message).__name__, message),
                 )
                 sent += 1
         if sent == 0:

@@ -354,7 +354,11 @@ def apply_replay(run: Run, open_: _OpenSuperstep) -> None:
                 continue
             for ev in r.get("ev", ()):
                 run._emit(decode(ev), ex_id)
+            if slot.messages is None:
+                slot.messages = []
             slot.messages.extend((decode(m), t) for m, t in r["m"])
+            if slot.outputs is None:
+                slot.outputs = []
             slot.outputs.extend(decode(o) for o in r["o"])
             if r["w"]:
                 if slot.state_writes is None:

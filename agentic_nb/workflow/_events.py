@@ -319,7 +319,7 @@ class FanInWaiting(WorkflowEvent):
 
 # Engine lifecycle events are recorded as compact tuples on the hot path and turned
 # into their dataclass on first read (in place, once). A record is
-# (code, seq, ts, superstep, executor_id, values): ``code`` indexes FAST_CLASSES
+# (code, seq, ts, superstep, executor_id, *values): ``code`` indexes FAST_CLASSES
 # (an int, not the class, so that tuples of plain values are left alone by the
 # garbage collector), ``values`` follow FAST_FIELDS; the run id comes from the log.
 FAST_CLASSES: list[type] = []
@@ -328,7 +328,8 @@ FAST_CODE: dict[type, int] = {}
 
 
 def _materialize(rec: tuple[Any, ...], run_id: str) -> WorkflowEvent:
-    code, seq, ts, superstep, executor_id, values = rec
+    code, seq, ts, superstep, executor_id = rec[:5]
+    values = rec[5:]
     cls = FAST_CLASSES[code]
     ev: WorkflowEvent = cls(**dict(zip(FAST_FIELDS[cls], values)))
     if code == 0:  # SuperstepStarted keeps its names as a tuple in the record

@@ -60,6 +60,8 @@ EventListener = Callable[[WorkflowEvent], None]
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _MISSING: Any = object()
+_NO_SLOTS: list[Any] = []  # shared empty result; never appended to
+_NO_NAMES: list[str] = []
 
 
 class WorkflowCancelled(WorkflowFailed):
@@ -102,8 +104,9 @@ class _Slot:
         self.executor = executor
         self.deliveries = deliveries
         self.next = 0
-        self.messages: list[tuple[Any, str | None]] = []
-        self.outputs: list[Any] = []
+        # Effects of finished deliveries; the first delivery's lists are adopted as is.
+        self.messages: list[tuple[Any, str | None]] | None = None
+        self.outputs: list[Any] | None = None
         self.state_writes: dict[str, Any] | None = None
         self.waiting: str | None = None
         self.failed: BaseException | None = None
@@ -131,7 +134,7 @@ class _OpenSuperstep:
         self.slots = slots
         self.started = started
         self.event_start = event_start
-        self.ran: list[_Slot] = []
+        self.ran: list[_Slot] = slots
 
 
 class Run:
@@ -289,7 +292,7 @@ class Run:
         """
         seq = self._seq
         self._seq = seq + 1
-        rec = (code, seq, self._epoch + pc, self.superstep, executor_id, values)
+        rec = (code, seq, self._epoch + pc, self.superstep, executor_id, *values)
         if not self._listeners:
             self._event_list.append(rec)
             return
@@ -581,10 +584,12 @@ class Run:
         open or the barrier itself failed.
         """
         self._mark(open_.number, open_.ran, open_.event_start)
-        failed: list[_Slot] = []
+        failed: list[_Slot] = _NO_SLOTS
         waiting = False
         for slot in open_.slots:
             if slot.failed is not None:
+                if failed is _NO_SLOTS:
+                    failed = []
                 failed.append(slot)
             elif slot.waiting is not None:
                 waiting = True
@@ -712,9 +717,15 @@ class Run:
                 self._flush(ctx, ex_id)
             history.append((self.superstep, attempt, mtype, "completed", dur, None))
             if ctx._messages:
-                slot.messages.extend(ctx._messages)
+                if slot.messages is None:
+                    slot.messages = ctx._messages
+                else:
+                    slot.messages.extend(ctx._messages)
             if ctx._outputs:
-                slot.outputs.extend(ctx._outputs)
+                if slot.outputs is None:
+                    slot.outputs = list(ctx._outputs)
+                else:
+                    slot.outputs.extend(ctx._outputs)
                 for out in ctx._outputs:
                     self._emit(Output(data=out), ex.id)
             if ctx._state_writes:
@@ -790,7 +801,7 @@ class Run:
         index = wf._index
         sent = 0
         filtered = False
-        mismatched: list[str] = []
+        mismatched: list[str] = _NO_NAMES  # replaced by a real list on first use
         for group in wf._out.get(source, ()):
             if type(group) is FanInEdge:
                 tgt = group.targets[0]
@@ -802,7 +813,7 @@ class Run:
                     if group.cacheable:
                         group.accepts[type(message)] = accepts
                 if not accepts:
-                    mismatched.append(tgt)
+                    mismatched = [*mismatched, tgt]
                     continue
                 self._fanin[group.id].buffers[source].append(message)
                 self._fast(
@@ -834,7 +845,7 @@ class Run:
                 if handler is _MISSING:
                     handler = texec.find_handler(message)
                 if handler is None:
-                    mismatched.append(tgt)
+                    mismatched = [*mismatched, tgt]
                     continue
                 queue = self._pending.get(ti)
                 if queue is None:

@@ -614,7 +614,25 @@ class Run:
                 self.outputs.extend(slot.outputs)
             if slot.messages:
                 src = slot.executor.id
+                simple = self.workflow._simple_routes.get(src)
                 for message, target in slot.messages:
+                    if simple is not None and target is None:
+                        # One unconditional direct edge: no edge choice to make.
+                        ti, texec, edge_id = simple
+                        handler = texec._dispatch.get(type(message), _MISSING)
+                        if handler is not None and handler is not _MISSING:
+                            queue = self._pending.get(ti)
+                            if queue is None:
+                                queue = self._pending[ti] = []
+                            queue.append(Delivery(ti, message, src, edge_id))
+                            self._fast(
+                                MESSAGE_SENT,
+                                src,
+                                now,
+                                (src, texec.id, edge_id, type(message).__name__, message),
+                            )
+                            sent += 1
+                            continue
                     sent += self._route(src, message, target, now)
         if self._fanin:
             sent += self._fire_fan_ins()

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._checkpoint import CheckpointError
 from ._durable import new_run_id, restore
-from ._edges import EdgeGroup, FanInEdge, SwitchEdge
+from ._edges import DirectEdge, EdgeGroup, FanInEdge, SwitchEdge
 from ._errors import RunStateError
 from ._events import WorkflowEvent
 from ._executor import Executor
@@ -70,6 +70,15 @@ class Workflow:
                 targets.setdefault(s, set()).update(e.targets)
         self._out: dict[str, tuple[EdgeGroup, ...]] = {k: tuple(v) for k, v in out.items()}
         self._targets_of: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in targets.items()}
+        # source id -> (target index, target, edge id) when the source's only outgoing
+        # edge is one unconditional direct edge (the runner's fast path).
+        self._simple_routes: dict[str, tuple[int, Executor, str]] = {}
+        for src, groups in self._out.items():
+            if len(groups) == 1:
+                (g,) = groups
+                if type(g) is DirectEdge and g.condition is None and len(g.targets) == 1:
+                    ti = self._index[g.targets[0]]
+                    self._simple_routes[src] = (ti, self._executors[ti], g.id)
         self._fan_ins: tuple[FanInEdge, ...] = tuple(
             e for e in self._edges if isinstance(e, FanInEdge)
         )

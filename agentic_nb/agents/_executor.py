@@ -208,7 +208,4 @@ class AgentExecutor(Executor):
     def _yields(self, ctx: WorkflowContext[Any, Any]) -> bool:
         if self.output_response is not None:
             return self.output_response
-        # The context has no public "do I have outgoing edges?" question yet; ask the
-        # run's workflow (same package family as WorkflowExecutor, which reads ctx._run).
-        workflow = ctx._run.workflow
-        return not any(self.id in e.sources for e in workflow.edges)
+        return not ctx.targets

@@ -496,11 +496,10 @@ class NatsEventSink:
             run = self._runs.get(run_id)
             report = EventsDropped(dropped=total, new=total - done, reason=reason)
             if run is not None:
-                # Engine request: a public Run.add_event(); _emit stamps run id / seq / ts.
                 # The report comes back through emit(): _bypass puts it ahead of the bound.
                 self._bypass = True
                 try:
-                    run._emit(report, None)
+                    run.add_event(report)
                 finally:
                     self._bypass = False
             else:

@@ -208,6 +208,12 @@ class WorkflowContext(Generic[M, O]):
         return src
 
     @property
+    def targets(self) -> frozenset[str]:
+        """Ids of the executors this executor's edges lead to (empty: messages go nowhere,
+        so results should be yielded with ``yield_output``)."""
+        return self._run.workflow._targets_of.get(self._executor, frozenset())
+
+    @property
     def previous_attempts(self) -> list[Attempt]:
         """Every earlier invocation of this executor in this run, oldest first."""
         return [Attempt(*t) for t in self._run._attempts.get(self._executor, ())]

@@ -233,6 +233,29 @@ class Run:
         self._sinks.append(sink)
         self._listeners.append(listener)
 
+    def add_event(self, event: WorkflowEvent, executor_id: str | None = None) -> WorkflowEvent:
+        """Record an event on this run from outside a handler (e.g. a sink's report).
+
+        The run stamps ``run_id``, ``seq``, ``ts`` and ``superstep``; listeners see it.
+
+        Example::
+
+            >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+            >>> from agentic_nb.workflow import Log
+            >>> @executor
+            ... def noop(x: int, ctx: WorkflowContext[None]) -> None: ...
+            >>> run = WorkflowBuilder(start=noop).build().start(1)
+            >>> run.add_event(Log(level="warning", message="disk almost full")).seq
+            1
+        """
+        if not isinstance(event, WorkflowEvent):
+            raise TypeError(
+                f"run.add_event expects a WorkflowEvent, got {type(event).__name__}; wrap other "
+                f"objects in agentic_nb.workflow.Custom(name=..., data=...)"
+            )
+        self._emit(event, executor_id)
+        return event
+
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         """Call ``listener(event)`` for every future event; returns an unsubscribe function."""
         self._listeners.append(listener)

@@ -28,12 +28,33 @@ def is_any(tp: object) -> bool:
 
 
 def type_name(tp: object) -> str:
-    """A short readable name for a type or annotation (``list[str]``, ``Order``)."""
-    if isinstance(tp, type) and get_origin(tp) is None:
-        return tp.__qualname__
+    """A short readable name for a type or annotation (``list[str]``, ``Order | None``).
+
+    Example::
+
+        >>> type_name(dict[str, list[int]] | None)
+        'dict[str, list[int]] | None'
+    """
     if tp is None or tp is type(None):
         return "None"
-    return repr(tp).replace("typing.", "")
+    if tp is Any:
+        return "Any"
+    if tp is Ellipsis:
+        return "..."
+    origin = get_origin(tp)
+    if origin is None:
+        if isinstance(tp, type):
+            return tp.__qualname__
+        return repr(tp).replace("typing.", "")
+    args = get_args(tp)
+    if origin is Union or origin is types.UnionType:
+        return " | ".join(type_name(a) for a in args)
+    if origin is Literal:
+        return f"Literal[{', '.join(repr(a) for a in args)}]"
+    if origin is typing.Annotated:
+        return type_name(args[0])
+    base = getattr(origin, "__qualname__", None) or repr(origin).replace("typing.", "")
+    return f"{base}[{', '.join(type_name(a) for a in args)}]" if args else base
 
 
 def matcher_for(tp: object) -> Matcher:

@@ -162,6 +162,8 @@ class NatsEventSink:
         self._stop = False
         self._ready = False
         self._urgent: deque[WorkflowEvent] = deque()
+        self._pulled: dict[str, list[Any]] = {}  # run id -> [run, events already taken]
+        self._sent_urgently: dict[str, set[int]] = {}  # seqs of our own reports, per run
         self._bypass = False
         self._retry_delay = 0.2
         self._js: Any = None
@@ -226,6 +228,39 @@ class NatsEventSink:
         self._runs[run.run_id] = run
         return run
 
+    def attach_run(self, run: Any) -> None:
+        """Called by a run this sink is given to: from now on the sink reads the run's
+        events itself, in its publishing task, so the run never waits for it."""
+        self.attach(run)
+        self._pulled[run.run_id] = [run, 0]
+        self.wake()
+
+    def wake(self) -> None:
+        """New events may be waiting in an attached run (called by the run)."""
+        wake = self._wake
+        if wake is not None and not wake.is_set() and threading.get_ident() == self._loop_thread:
+            wake.set()
+
+    def _undrained(self) -> int:
+        return sum(len(run.events) - cursor for run, cursor in self._pulled.values())
+
+    def _drain_runs(self) -> None:
+        """Move new events of attached runs into the bounded buffer (in emission order)."""
+        for run_id, entry in list(self._pulled.items()):
+            run, cursor = entry
+            log = run.events
+            n = len(log)
+            if n > cursor:
+                for ev in log.since(cursor):
+                    if ev.seq in self._sent_urgently.get(run_id, ()):
+                        continue
+                    self.emit(ev)
+                entry[1] = n
+            settled = self._dropped_by_run.get(run_id, 0) == self._reported_by_run.get(run_id, 0)
+            if run.status in TERMINAL and settled:
+                del self._pulled[run_id]
+                self._sent_urgently.pop(run_id, None)
+
     def note_answer(self, request_id: str, **note: Any) -> None:
         """Attach who/why to the next ``RequestAnswered`` for ``request_id`` (audit trail)."""
         self._answer_notes[request_id] = note
@@ -240,7 +275,7 @@ class NatsEventSink:
             published=s.published,
             dropped=s.dropped,
             unsent=s.unsent,
-            pending=len(self._buf) + self._inflight + len(self._urgent),
+            pending=len(self._buf) + self._inflight + len(self._urgent) + self._undrained(),
             messages=s.messages,
             retries=s.retries,
             connected=bool(nc is not None and nc.is_connected),
@@ -256,6 +291,7 @@ class NatsEventSink:
         deadline = None if timeout is None else time.monotonic() + timeout
         assert self._wake is not None
         self._wake.set()
+        self._drain_runs()
         while self._buf or self._inflight or self._urgent or self._unreported():
             if self._task is not None and self._task.done():
                 self._task.result()
@@ -319,6 +355,8 @@ class NatsEventSink:
     async def _pump(self) -> None:
         assert self._wake is not None
         while not self._stop:
+            if self._pulled:
+                self._drain_runs()
             if not self._buf and not self._urgent:
                 self._wake.clear()
                 try:
@@ -502,6 +540,10 @@ class NatsEventSink:
                     run.add_event(report)
                 finally:
                     self._bypass = False
+                if run_id in self._pulled:  # a pulling sink: send the report ahead, once
+                    self._urgent.append(report)
+                    self._stats.accepted += 1
+                    self._sent_urgently.setdefault(run_id, set()).add(report.seq)
             else:
                 report.run_id = run_id
                 report.ts = time.time()

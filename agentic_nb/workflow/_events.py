@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
@@ -327,19 +327,44 @@ FAST_FIELDS: dict[type, tuple[str, ...]] = {}
 FAST_CODE: dict[type, int] = {}
 
 
+_BUILDERS: list[Callable[[tuple[Any, ...], str], WorkflowEvent]] = []
+
+
 def _materialize(rec: tuple[Any, ...], run_id: str) -> WorkflowEvent:
-    code, seq, ts, superstep, executor_id = rec[:5]
-    values = rec[5:]
-    cls = FAST_CLASSES[code]
-    ev: WorkflowEvent = cls(**dict(zip(FAST_FIELDS[cls], values)))
-    if code == 0:  # SuperstepStarted keeps its names as a tuple in the record
-        ev.executors = list(ev.executors)  # type: ignore[attr-defined]
-    ev.run_id = run_id
-    ev.seq = seq
-    ev.ts = ts
-    ev.superstep = superstep
-    ev.executor_id = executor_id
-    return ev
+    return _BUILDERS[rec[0]](rec, run_id)
+
+
+def _make_builder(cls: type) -> Callable[[tuple[Any, ...], str], WorkflowEvent]:
+    """Generate ``build(rec, run_id)`` setting every field of ``cls`` straight from a
+    record (what ``__init__`` would do, without keyword-argument parsing)."""
+    names = FAST_FIELDS[cls]
+    base = {
+        "run_id": "run_id",
+        "seq": "rec[1]",
+        "ts": "rec[2]",
+        "superstep": "rec[3]",
+        "executor_id": "rec[4]",
+    }
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    body = ["def build(rec, run_id):", "    ev = _new(_cls)"]
+    for f in fields(cls):
+        if f.name in base:
+            value = base[f.name]
+        elif f.name in names:
+            value = f"rec[{5 + names.index(f.name)}]"
+            if cls is SuperstepStarted and f.name == "executors":
+                value = f"list({value})"  # kept as a tuple in the record
+        elif f.default is not MISSING:
+            namespace[f"_d_{f.name}"] = f.default
+            value = f"_d_{f.name}"
+        else:
+            namespace[f"_f_{f.name}"] = f.default_factory
+            value = f"_f_{f.name}()"
+        body.append(f"    ev.{f.name} = {value}")
+    body.append("    return ev")
+    exec("\n".join(body), namespace)
+    built: Callable[[tuple[Any, ...], str], WorkflowEvent] = namespace["build"]
+    return built
 
 
 class EventLog(Iterable[WorkflowEvent]):
@@ -439,6 +464,7 @@ FAST_FIELDS.update(
     }
 )
 FAST_CLASSES.extend(FAST_FIELDS)
+_BUILDERS.extend(_make_builder(cls) for cls in FAST_CLASSES)
 FAST_CODE.update({cls: i for i, cls in enumerate(FAST_CLASSES)})
 SUPERSTEP_STARTED, SUPERSTEP_COMPLETED, EXECUTOR_INVOKED, EXECUTOR_COMPLETED, MESSAGE_SENT = range(
     len(FAST_CLASSES)

@@ -187,6 +187,7 @@ class Run:
         self._answers: dict[str, Any] = {}
         self._listeners: list[EventListener] = []
         self._sinks: list[Any] = []
+        self._pull_sinks: list[Any] = []
         for sink in (*workflow.event_sinks, *event_sinks):
             self.add_sink(sink)
         self._lock: asyncio.Lock | None = None
@@ -223,7 +224,19 @@ class Run:
 
     # ------------------------------------------------------------------ setup
     def add_sink(self, sink: Any) -> None:
-        """Attach an event sink: a callable, or an object with ``emit(event)``."""
+        """Attach an event sink.
+
+        A sink is a callable or an object with ``emit(event)``, called for every event.
+        A sink with ``attach_run(run)`` pulls instead: it is handed the run once, its
+        ``wake()`` is called at every barrier and when the run stops, and it reads
+        ``run.events`` from its own task — nothing is built or sent on the run's path.
+        """
+        attach_run = getattr(sink, "attach_run", None)
+        if callable(attach_run):
+            attach_run(self)
+            self._sinks.append(sink)
+            self._pull_sinks.append(sink)
+            return
         emit = getattr(sink, "emit", None)
         listener = emit if callable(emit) else sink
         if not callable(listener):
@@ -488,6 +501,19 @@ class Run:
             self._mark(self.superstep, [], len(self._event_list))
         finally:
             self._driver = None
+            if self._pull_sinks:
+                self._wake_sinks()
+
+    def _wake_sinks(self) -> None:
+        for sink in self._pull_sinks:
+            try:
+                sink.wake()
+            except Exception as exc:  # a broken sink must not break the run
+                warnings.warn(
+                    f"event sink {sink!r} raised {type(exc).__name__} in wake(): {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     async def _step_inner(self, until_idle: bool) -> None:
         """One superstep; with ``until_idle`` it goes on while plain supersteps follow
@@ -663,6 +689,8 @@ class Run:
         done = time.perf_counter()
         self._fast(SUPERSTEP_COMPLETED, None, done, ((done - open_.started) * 1000.0, sent))
         self.superstep += 1
+        if self._pull_sinks:
+            self._wake_sinks()
 
     async def _drive(self, slot: _Slot) -> None:
         deliveries = slot.deliveries

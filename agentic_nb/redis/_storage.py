@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import textwrap
 from typing import Any
 
 from agentic_nb._optional import require
@@ -32,7 +33,12 @@ class RedisCheckpointStorage:
         'agentic'
     """
 
-    KEY_LAYOUT = __doc__.split("::")[1].strip("\n") if __doc__ else ""
+    # The key table of the docstring above, as text (documentation kept in one place).
+    KEY_LAYOUT = (
+        textwrap.dedent(__doc__.split("::")[1].split("\n\n    Every")[0]).strip("\n")
+        if __doc__
+        else ""
+    )
 
     def __init__(
         self,

@@ -24,13 +24,16 @@ else:
 T = TypeVar("T")
 
 
+_EXHAUSTED = iter(())  # an empty iterator stays exhausted: safe to share
+
+
 class _Done:
     """An awaitable that has already done its work (so sync handlers need no await)."""
 
     __slots__ = ()
 
     def __await__(self) -> Generator[Any, None, None]:
-        return iter(())  # type: ignore[return-value]
+        return _EXHAUSTED  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return "<done>"

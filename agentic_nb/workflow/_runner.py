@@ -177,6 +177,7 @@ class Run:
         self._seq = 0
         self._state: dict[str, Any] = {}
         self._pending: dict[int, list[Delivery]] = {}
+        self._spare_pending: dict[int, list[Delivery]] = {}
         self._fanin: dict[str, FanInState] = {
             g.id: FanInState(g, g.new_buffers()) for g in workflow._fan_ins
         }
@@ -543,7 +544,7 @@ class Run:
                     return self._mark(self.superstep, [], len(self._event_list))
                 self.status = "running"
                 pending = self._pending
-                self._pending = {}
+                self._pending = self._spare_pending  # two dicts take turns: no allocation
                 execs = wf._executors
                 if len(pending) == 1:
                     ((idx, ds),) = pending.items()
@@ -560,6 +561,8 @@ class Run:
                     self.superstep, slots, started, len(self._event_list)
                 )
                 self._fast(SUPERSTEP_STARTED, None, started, (names, count))
+                pending.clear()
+                self._spare_pending = pending
                 if self._replay or self._replay_requests:
                     _durable.apply_replay(self, open_)
                     runnable = [s for s in slots if self._runnable(s)]
@@ -686,8 +689,8 @@ class Run:
         if self._fanin:
             sent += self._fire_fan_ins()
         self._open = None
-        done = time.perf_counter()
-        self._fast(SUPERSTEP_COMPLETED, None, done, ((done - open_.started) * 1000.0, sent))
+        # The barrier's single clock reading also dates the superstep's end.
+        self._fast(SUPERSTEP_COMPLETED, None, now, ((now - open_.started) * 1000.0, sent))
         self.superstep += 1
         if self._pull_sinks:
             self._wake_sinks()

@@ -27,6 +27,7 @@ Example::
 
 from ._checkpoint import NatsKvCheckpointStorage
 from ._connect import NatsConnectionError, connect
+from ._memory import NatsKvMemoryProvider
 from ._requests import RequestBridge, answer
 from ._server import LocalNatsServer, NatsServerError, find_nats_server
 from ._sink import EventsDropped, NatsEventSink, SinkStats
@@ -42,6 +43,7 @@ __all__ = [
     "NatsEventSink",
     "NatsKvChatMessageStore",
     "NatsKvCheckpointStorage",
+    "NatsKvMemoryProvider",
     "NatsServerError",
     "RemoteEvent",
     "RemoteRun",

@@ -1,0 +1,189 @@
+"""NatsKvMemoryProvider: long-term agent memories in the ``agentic_memories`` KV bucket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from agentic_nb._optional import require
+from agentic_nb.agents._memory import (
+    Extractor,
+    InMemoryMemoryProvider,
+    Memory,
+    MemoryContext,
+)
+from agentic_nb.workflow._codec import decode, encode
+
+from ._streams import ensure_bucket
+from ._subjects import encode_token
+
+if TYPE_CHECKING:
+    from agentic_nb.agents._thread import AgentThread
+    from agentic_nb.agents._types import AgentResponse
+    from agentic_nb.llm import ChatMessage
+
+MEMORIES_BUCKET = "agentic_memories"
+
+_MAX_ATTEMPTS = 50
+
+
+class NatsKvMemoryProvider:
+    """A ``MemoryProvider`` (see ``agentic_nb.agents``) whose memories live in NATS KV,
+    so they survive the process and are shared by every agent connected to the server.
+
+    It behaves like :class:`~agentic_nb.agents.InMemoryMemoryProvider`: memories are
+    kept per (agent id, user id), the user id being ``thread.metadata["user_id"]``
+    (``"default"`` when absent); they come from :meth:`remember` and, after each
+    invocation, from ``extractor(messages, response)`` (a function, or an agent that
+    answers one fact per line); duplicates are ignored and only the newest
+    ``max_memories`` are kept; before each invocation the user's memories are added
+    to the instructions.
+
+    Each (agent, user) pair is one key, ``memory.<agent>.<user>`` (both tokens
+    encoded, so ids may hold ``.``, ``*``, ``>`` or spaces), holding the
+    codec-encoded list of :class:`~agentic_nb.agents.Memory`. Writes use optimistic
+    concurrency (``update`` on the revision that was read, retried on conflict), so
+    two processes remembering at once never lose each other's memories.
+
+    Example::
+
+        >>> import asyncio
+        >>> from agentic_nb.agents import AgentThread, MemoryContext
+        >>> from agentic_nb.nats import LocalNatsServer, connect
+        >>> async def main(url):
+        ...     nc = await connect(url)
+        ...     await NatsKvMemoryProvider(nc).remember("bot", "u1", "prefers French")
+        ...     await nc.close()
+        ...     nc = await connect(url)  # another connection, e.g. another process
+        ...     ctx = MemoryContext()
+        ...     thread = AgentThread(metadata={"user_id": "u1"})
+        ...     await NatsKvMemoryProvider(nc).before_invoke("bot", thread, [], ctx)
+        ...     await nc.close()
+        ...     return ctx.extra_instructions
+        >>> with LocalNatsServer() as server:
+        ...     asyncio.run(main(server.url))
+        ['What you remember about this user:\\n- prefers French']
+    """
+
+    def __init__(
+        self,
+        connection: Any,
+        *,
+        bucket: str = MEMORIES_BUCKET,
+        extractor: Extractor | Any = None,
+        max_memories: int = 50,
+    ) -> None:
+        if max_memories < 0:
+            raise ValueError(f"NatsKvMemoryProvider: max_memories must be >= 0, got {max_memories}")
+        self.nc = connection
+        self.bucket = bucket
+        self.extractor = extractor
+        self.max_memories = max_memories
+        self._kv: Any = None
+
+    user_of = staticmethod(InMemoryMemoryProvider.user_of)
+
+    async def _store(self) -> Any:
+        if self._kv is None:
+            self._kv = await ensure_bucket(self.nc.jetstream(), self.bucket)
+        return self._kv
+
+    @staticmethod
+    def _key(agent_id: str, user_id: str) -> str:
+        return f"memory.{encode_token(agent_id)}.{encode_token(user_id)}"
+
+    async def _entry(self, key: str) -> Any:
+        kv = await self._store()
+        try:
+            return await kv.get(key)
+        except Exception as exc:
+            if type(exc).__name__ in ("KeyNotFoundError", "KeyDeletedError"):
+                return None
+            raise
+
+    def _decode(self, key: str, entry: Any) -> list[Memory]:
+        if entry is None or not entry.value:
+            return []
+        items = decode(json.loads(entry.value))
+        if not isinstance(items, list) or not all(isinstance(m, Memory) for m in items):
+            raise ValueError(
+                f"NatsKvMemoryProvider: key {key!r} of KV bucket {self.bucket!r} does not hold "
+                f"a list of Memory; purge it or use another bucket"
+            )
+        return items
+
+    async def memories(self, agent_id: str, user_id: str) -> list[Memory]:
+        """The memories of ``user_id`` for ``agent_id``, oldest first."""
+        key = self._key(agent_id, user_id)
+        return self._decode(key, await self._entry(key))
+
+    async def remember(
+        self, agent_id: str, user_id: str, text: str, category: str = "fact"
+    ) -> None:
+        """Store a memory explicitly (duplicates are ignored)."""
+        await self._add(agent_id, user_id, [(text, category)])
+
+    async def clear(self, agent_id: str, user_id: str) -> None:
+        """Forget everything remembered about ``user_id`` for ``agent_id``."""
+        kv = await self._store()
+        await kv.purge(self._key(agent_id, user_id))
+
+    async def _add(self, agent_id: str, user_id: str, facts: Iterable[tuple[str, str]]) -> None:
+        facts = list(facts)
+        if not facts:
+            return
+        errors = require("nats.js.errors", "nats")
+        kv = await self._store()
+        key = self._key(agent_id, user_id)
+        for attempt in range(_MAX_ATTEMPTS):
+            entry = await self._entry(key)
+            items = self._decode(key, entry)
+            before = list(items)
+            for text, category in facts:  # same rules as InMemoryMemoryProvider.remember
+                if any(m.text == text for m in items):
+                    continue
+                items.append(Memory(text, category))
+                del items[: max(0, len(items) - self.max_memories)]
+            if items == before:
+                return  # nothing new: no write
+            body = json.dumps(encode(items), separators=(",", ":")).encode()
+            try:
+                if entry is None:
+                    await kv.create(key, body)
+                else:
+                    await kv.update(key, body, last=entry.revision)
+                return
+            except errors.KeyWrongLastSequenceError:  # someone wrote meanwhile: re-read
+                await asyncio.sleep(0.005 * (attempt + 1))
+        raise RuntimeError(
+            f"NatsKvMemoryProvider: could not store memories for agent {agent_id!r}, user "
+            f"{user_id!r} after {_MAX_ATTEMPTS} attempts: too much contention on key {key!r}"
+        )
+
+    async def before_invoke(
+        self,
+        agent_id: str,
+        thread: AgentThread,
+        messages: Sequence[ChatMessage],
+        context: MemoryContext,
+    ) -> None:
+        found = await self.memories(agent_id, self.user_of(thread))
+        if found:
+            lines = "\n".join(f"- {m.text}" for m in found)
+            context.extra_instructions.append(f"What you remember about this user:\n{lines}")
+
+    async def after_invoke(
+        self,
+        agent_id: str,
+        thread: AgentThread,
+        messages: Sequence[ChatMessage],
+        response: AgentResponse,
+    ) -> None:
+        if self.extractor is None:
+            return
+        # Extraction (function or agent) is exactly InMemoryMemoryProvider's.
+        facts = await InMemoryMemoryProvider(extractor=self.extractor)._extract(messages, response)
+        cleaned = [fact.strip().lstrip("-*• ").strip() for fact in facts]
+        await self._add(agent_id, self.user_of(thread), [(f, "fact") for f in cleaned if f])

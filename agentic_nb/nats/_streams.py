@@ -27,6 +27,7 @@ outputs), ``agentic_edges`` (edge data with hash and timestamp),
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,18 +151,33 @@ async def ensure_bucket(js: Any, bucket: str, *, history: int | None = None) -> 
         return await js.key_value(bucket)
 
 
-async def kv_keys(kv: Any, pattern: str = ">") -> list[str]:
+async def kv_keys(kv: Any, pattern: str = ">", *, timeout: float = 30.0) -> list[str]:
     """Keys of ``kv`` matching the NATS wildcard ``pattern`` (server-side filter).
 
-    (nats-py's ``KeyValue.keys(filters=...)`` matches substrings client-side.)
+    nats-py's ``KeyValue.keys(filters=...)`` matches substrings client-side, and its
+    watcher may say "no more entries" while delivered entries still wait in its queue
+    (seen under load: an empty list for a bucket of 35 keys). So the stream is asked
+    how many subjects match first, and the watch is read until every one was seen;
+    keys whose latest entry is a delete or purge marker are left out.
     """
-    watcher = await kv.watch(pattern, ignore_deletes=True, meta_only=True)
-    keys: list[str] = []
+    subject = f"{kv._pre}{pattern}"
+    info = await kv._js.stream_info(kv._stream, subjects_filter=subject)
+    expected = len(info.state.subjects or {})
+    if not expected:
+        return []
+    watcher = await kv.watch(pattern, ignore_deletes=False, meta_only=True)
+    latest: dict[str, Any] = {}
     try:
-        async for entry in watcher:
-            if entry is None:
-                break
-            keys.append(entry.key)
+        async with asyncio.timeout(timeout):
+            while len(latest) < expected:
+                entry = await watcher.updates(timeout)
+                if entry is not None:  # None is the early "initial values done" marker
+                    latest[entry.key] = entry.operation
+    except TimeoutError as exc:
+        raise TimeoutError(
+            f"listing keys {pattern!r} of bucket {kv._name!r}: saw {len(latest)} of "
+            f"{expected} keys within {timeout}s"
+        ) from exc
     finally:
         await watcher.stop()
-    return keys
+    return [key for key, op in latest.items() if op not in ("DEL", "PURGE")]

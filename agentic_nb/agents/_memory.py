@@ -154,10 +154,7 @@ class InMemoryMemoryProvider:
         messages: Sequence[ChatMessage],
         context: MemoryContext,
     ) -> None:
-        found = self.memories(agent_id, self.user_of(thread))
-        if found:
-            lines = "\n".join(f"- {m.text}" for m in found)
-            context.extra_instructions.append(f"What you remember about this user:\n{lines}")
+        add_memories_to(context, self.memories(agent_id, self.user_of(thread)))
 
     async def after_invoke(
         self,
@@ -168,25 +165,38 @@ class InMemoryMemoryProvider:
     ) -> None:
         if self.extractor is None:
             return
-        facts = await self._extract(messages, response)
-        for fact in facts:
-            fact = fact.strip().lstrip("-*• ").strip()
-            if fact:
-                self.remember(agent_id, self.user_of(thread), fact)
+        for fact in await extract_facts(self.extractor, messages, response):
+            self.remember(agent_id, self.user_of(thread), fact)
 
-    async def _extract(
-        self, messages: Sequence[ChatMessage], response: AgentResponse
-    ) -> Sequence[str]:
-        ex = self.extractor
-        run = getattr(ex, "run", None)
-        if run is not None and hasattr(ex, "new_thread"):  # an agent
-            transcript = "\n".join(f"{m.role}: {m.text}" for m in [*messages, *response.messages])
-            answer = await run(
-                f"List the lasting facts about the user in this exchange, one per line "
-                f"(nothing if none):\n{transcript}"
-            )
-            return [line for line in answer.text.splitlines() if line.strip()]
-        result = ex(messages, response)
+
+def add_memories_to(context: MemoryContext, found: Sequence[Memory]) -> None:
+    """Put a user's memories into the instructions of the coming invocation
+    (shared by every memory provider, so all of them prompt the same way)."""
+    if found:
+        lines = "\n".join(f"- {m.text}" for m in found)
+        context.extra_instructions.append(f"What you remember about this user:\n{lines}")
+
+
+async def extract_facts(
+    extractor: Extractor | Any, messages: Sequence[ChatMessage], response: AgentResponse
+) -> list[str]:
+    """Lasting facts from one exchange, cleaned of list markers and blanks.
+
+    ``extractor`` is a function ``(messages, response) -> facts`` (sync or async), or
+    an agent whose answer lists one fact per line.
+    """
+    run = getattr(extractor, "run", None)
+    if run is not None and hasattr(extractor, "new_thread"):  # an agent
+        transcript = "\n".join(f"{m.role}: {m.text}" for m in [*messages, *response.messages])
+        answer = await run(
+            f"List the lasting facts about the user in this exchange, one per line "
+            f"(nothing if none):\n{transcript}"
+        )
+        raw: Sequence[str] = answer.text.splitlines()
+    else:
+        result = extractor(messages, response)
         if inspect.isawaitable(result):
             result = await result
-        return list(result or [])
+        raw = list(result or [])
+    cleaned = (fact.strip().lstrip("-*• ").strip() for fact in raw)
+    return [fact for fact in cleaned if fact]

@@ -13,6 +13,8 @@ from agentic_nb.agents._memory import (
     InMemoryMemoryProvider,
     Memory,
     MemoryContext,
+    add_memories_to,
+    extract_facts,
 )
 from agentic_nb.workflow._codec import decode, encode
 
@@ -169,10 +171,7 @@ class NatsKvMemoryProvider:
         messages: Sequence[ChatMessage],
         context: MemoryContext,
     ) -> None:
-        found = await self.memories(agent_id, self.user_of(thread))
-        if found:
-            lines = "\n".join(f"- {m.text}" for m in found)
-            context.extra_instructions.append(f"What you remember about this user:\n{lines}")
+        add_memories_to(context, await self.memories(agent_id, self.user_of(thread)))
 
     async def after_invoke(
         self,
@@ -183,7 +182,5 @@ class NatsKvMemoryProvider:
     ) -> None:
         if self.extractor is None:
             return
-        # Extraction (function or agent) is exactly InMemoryMemoryProvider's.
-        facts = await InMemoryMemoryProvider(extractor=self.extractor)._extract(messages, response)
-        cleaned = [fact.strip().lstrip("-*• ").strip() for fact in facts]
-        await self._add(agent_id, self.user_of(thread), [(f, "fact") for f in cleaned if f])
+        facts = await extract_facts(self.extractor, messages, response)
+        await self._add(agent_id, self.user_of(thread), [(f, "fact") for f in facts])

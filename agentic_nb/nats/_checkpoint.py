@@ -9,7 +9,7 @@ from typing import Any
 
 from agentic_nb.workflow._checkpoint import Checkpoint, CheckpointError, CheckpointInfo
 
-from ._streams import CHECKPOINTS_BUCKET, ensure_bucket, kv_keys
+from ._streams import CHECKPOINTS_BUCKET, ensure_bucket, kv_get, kv_keys
 from ._subjects import encode_token
 
 
@@ -72,13 +72,7 @@ class NatsKvCheckpointStorage:
         return await kv_keys(await self._store(), pattern)
 
     async def _get(self, key: str) -> Any:
-        kv = await self._store()
-        try:
-            return await kv.get(key)
-        except Exception as exc:
-            if type(exc).__name__ in ("KeyNotFoundError", "KeyDeletedError"):
-                return None
-            raise
+        return await kv_get(await self._store(), key)
 
     async def _delete(self, key: str) -> None:
         kv = await self._store()

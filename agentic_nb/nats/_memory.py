@@ -18,7 +18,7 @@ from agentic_nb.agents._memory import (
 )
 from agentic_nb.workflow._codec import decode, encode
 
-from ._streams import ensure_bucket
+from ._streams import ensure_bucket, kv_get
 from ._subjects import encode_token
 
 if TYPE_CHECKING:
@@ -97,13 +97,7 @@ class NatsKvMemoryProvider:
         return f"memory.{encode_token(agent_id)}.{encode_token(user_id)}"
 
     async def _entry(self, key: str) -> Any:
-        kv = await self._store()
-        try:
-            return await kv.get(key)
-        except Exception as exc:
-            if type(exc).__name__ in ("KeyNotFoundError", "KeyDeletedError"):
-                return None
-            raise
+        return await kv_get(await self._store(), key)
 
     def _decode(self, key: str, entry: Any) -> list[Memory]:
         if entry is None or not entry.value:

@@ -181,3 +181,12 @@ async def kv_keys(kv: Any, pattern: str = ">", *, timeout: float = 30.0) -> list
     finally:
         await watcher.stop()
     return [key for key, op in latest.items() if op not in ("DEL", "PURGE")]
+
+
+async def kv_get(kv: Any, key: str) -> Any:
+    """The latest entry of ``key`` in bucket ``kv``, or ``None`` when absent or deleted."""
+    errors = require("nats.js.errors", "nats")
+    try:
+        return await kv.get(key)
+    except (errors.KeyNotFoundError, errors.KeyDeletedError):
+        return None

@@ -9,7 +9,7 @@ from typing import Any
 
 from agentic_nb.workflow._codec import decode, encode
 
-from ._streams import THREADS_BUCKET, ensure_bucket
+from ._streams import THREADS_BUCKET, ensure_bucket, kv_get
 from ._subjects import encode_token
 
 
@@ -53,13 +53,7 @@ class NatsKvChatMessageStore:
         return f"thread.{encode_token(thread_id)}.messages"
 
     async def _entry(self, thread_id: str) -> Any:
-        kv = await self._store()
-        try:
-            return await kv.get(self._key(thread_id))
-        except Exception as exc:
-            if type(exc).__name__ in ("KeyNotFoundError", "KeyDeletedError"):
-                return None
-            raise
+        return await kv_get(await self._store(), self._key(thread_id))
 
     async def list_messages(self, thread_id: str) -> list[Any]:
         entry = await self._entry(thread_id)

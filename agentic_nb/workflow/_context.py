@@ -303,7 +303,8 @@ class WorkflowContext(Generic[M, O]):
         The run's status becomes ``waiting`` until ``run.respond(request_id, value)``.
         The handler is then run again from its start with recorded answers
         replayed in call order, so code before ``request_info`` must be
-        idempotent. In a sync handler the answer is returned directly.
+        idempotent. In a sync handler the answer is returned directly (use
+        :meth:`request_info_sync` there for an accurate static type).
         """
         index = self._calls
         self._calls += 1
@@ -311,6 +312,36 @@ class WorkflowContext(Generic[M, O]):
         if self._threaded:
             return answer
         return _Ready(answer)
+
+    def request_info_sync(
+        self,
+        request: Any,
+        *,
+        response_type: type[T] = Any,  # type: ignore[assignment]
+    ) -> T:
+        """``request_info`` for sync handlers, typed as returning the answer itself.
+
+        Example::
+
+            >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+            >>> @executor
+            ... def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+            ...     extra: int = ctx.request_info_sync("how many more?", response_type=int)
+            ...     ctx.yield_output(n + extra)
+            >>> wf = WorkflowBuilder(start=ask).build()
+            >>> first = wf.run_sync(1)
+            >>> first.status
+            'waiting'
+        """
+        if not self._threaded:
+            raise RuntimeError(
+                f"executor {self._executor!r}: request_info_sync is for sync handlers; "
+                f"in an async handler use `await ctx.request_info(...)`"
+            )
+        index = self._calls
+        self._calls += 1
+        answer: T = self._run._request_answer(self, index, request, response_type)
+        return answer
 
     def __repr__(self) -> str:
         return f"WorkflowContext(executor={self._executor!r}, superstep={self.superstep})"

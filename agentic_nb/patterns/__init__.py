@@ -1,0 +1,16 @@
+"""Ready-made orchestration patterns; each builder returns a normal ``Workflow``.
+
+Example::
+
+    >>> from agentic_nb.agents import ChatAgent
+    >>> from agentic_nb.llm import ScriptedChatClient
+    >>> from agentic_nb.patterns import SequentialBuilder
+    >>> a = ChatAgent(ScriptedChatClient(["one"]), name="a")
+    >>> SequentialBuilder([a]).build().run_sync("go").outputs[0].text
+    'one'
+"""
+
+from ._concurrent import ConcurrentBuilder, ParticipantResult
+from ._sequential import SequentialBuilder
+
+__all__ = ["ConcurrentBuilder", "ParticipantResult", "SequentialBuilder"]

@@ -205,6 +205,11 @@ class ExecutorFailed(WorkflowEvent):
     will_retry: bool = False
     duration_ms: float = 0.0
 
+    @property
+    def error(self) -> str:
+        """``"ErrorType: message"``."""
+        return f"{self.error_type}: {self.error_message}"
+
 
 @dataclass(kw_only=True, eq=False, slots=True)
 class MessageSent(WorkflowEvent):
@@ -219,6 +224,16 @@ class MessageSent(WorkflowEvent):
     payload_type: str = ""
     payload: Any = None
     _sha256: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def source(self) -> str:
+        """Alias of ``source_id``."""
+        return self.source_id
+
+    @property
+    def target(self) -> str:
+        """Alias of ``target_id``."""
+        return self.target_id
 
     @property
     def sha256(self) -> str:

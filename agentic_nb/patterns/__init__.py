@@ -11,6 +11,15 @@ Example::
 """
 
 from ._concurrent import ConcurrentBuilder, ParticipantResult
+from ._group_chat import GroupChatBuilder, GroupChatState, round_robin
+from ._handoff import Handoff, HandoffBuilder, handoff_tool_name
 from ._sequential import SequentialBuilder
 
-__all__ = ["ConcurrentBuilder", "ParticipantResult", "SequentialBuilder"]
+__all__ = ["ConcurrentBuilder", "GroupChatBuilder",
+    "GroupChatState",
+    "Handoff",
+    "HandoffBuilder",
+    "ParticipantResult", "SequentialBuilder",
+    "handoff_tool_name",
+    "round_robin",
+]

@@ -33,7 +33,8 @@ class Turn:
     """The shared conversation as it travels between a pattern's executors.
 
     ``start`` is where the run's input ends (what came later was added by the
-    participants); ``round`` counts participant turns; ``usage`` sums tokens.
+    participants); ``round`` counts participant turns (handoffs in a handoff mesh); ``usage``
+    sums tokens; ``trail`` records the path taken (e.g. ``"a->b"`` handoffs).
 
     Example::
 
@@ -46,7 +47,7 @@ class Turn:
     start: int = 0
     round: int = 0
     usage: Usage = field(default_factory=Usage)
-    instruction: str = ""
+    trail: list[str] = field(default_factory=list)
 
     @property
     def added(self) -> list[ChatMessage]:

@@ -13,13 +13,20 @@ Example::
 from ._concurrent import ConcurrentBuilder, ParticipantResult
 from ._group_chat import GroupChatBuilder, GroupChatState, round_robin
 from ._handoff import Handoff, HandoffBuilder, handoff_tool_name
+from ._magentic import MagenticBuilder, MagenticPlan, MagenticStep
 from ._sequential import SequentialBuilder
 
-__all__ = ["ConcurrentBuilder", "GroupChatBuilder",
+__all__ = [
+    "ConcurrentBuilder",
+    "GroupChatBuilder",
     "GroupChatState",
     "Handoff",
     "HandoffBuilder",
-    "ParticipantResult", "SequentialBuilder",
+    "MagenticBuilder",
+    "MagenticPlan",
+    "MagenticStep",
+    "ParticipantResult",
+    "SequentialBuilder",
     "handoff_tool_name",
     "round_robin",
 ]

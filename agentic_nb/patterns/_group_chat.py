@@ -120,7 +120,7 @@ class _Manager(Executor):
 
     async def _select(self, turn: Turn, ctx: WorkflowContext[Any, Any]) -> str | None:
         names = tuple(self.agents)
-        sel = self.selection
+        sel: Any = self.selection
         if hasattr(sel, "run_stream"):
             prompt = (
                 "You manage a group chat between: "
@@ -173,7 +173,7 @@ class _Speaker(Executor):
         response = await run_agent(self.agent, view_for(name, turn.conversation), ctx)
         conversation = [*turn.conversation, *visible(response, name)]
         await ctx.send_message(
-            Turn(conversation, turn.start, turn.round + 1, turn.usage + response.usage)
+            Turn(conversation, turn.start, turn.round + 1, turn.usage + response.usage, turn.trail)
         )
 
 
@@ -252,4 +252,3 @@ class GroupChatBuilder:
             speaker = _Speaker(agent)
             builder.add_edge(manager, speaker).add_edge(speaker, manager)
         return builder.build()
-

@@ -49,7 +49,9 @@ class _Step(Executor):
         self.last = last
 
     @handler
-    async def from_input(self, value: StartInput, ctx: WorkflowContext[Turn, AgentResponse]) -> None:
+    async def from_input(
+        self, value: StartInput, ctx: WorkflowContext[Turn, AgentResponse]
+    ) -> None:
         await self.from_turn(start_turn(value, f"sequential {self.workflow_name!r}"), ctx)
 
     @handler
@@ -57,7 +59,9 @@ class _Step(Executor):
         name = self.agent.name
         response = await run_agent(self.agent, view_for(name, turn.conversation), ctx)
         conversation = [*turn.conversation, *visible(response, name)]
-        turn = Turn(conversation, turn.start, turn.round + 1, turn.usage + response.usage)
+        turn = Turn(
+            conversation, turn.start, turn.round + 1, turn.usage + response.usage, turn.trail
+        )
         if self.last:
             await ctx.yield_output(final_response(turn, self.workflow_name, "sequential", "done"))
             return

@@ -156,7 +156,10 @@ class HandoffBuilder:
     answers without handing off, or when ``max_handoffs`` (default 10) handoffs
     were made (``metadata["stop_reason"]`` is ``"answered"`` or
     ``"max_handoffs"``; ``metadata["handoffs"]`` lists ``"a->b"`` in order).
-    Each handoff is also a ``Custom`` event carrying a :class:`Handoff`.
+    Each handoff is also a ``Custom`` event carrying a :class:`Handoff`. The
+    handoff tool runs inside the agent's normal tool loop, so after calling it
+    the model is asked once more and may add a line ("Passing you to billing."),
+    which stays in the conversation.
 
     Without :meth:`add_handoff` every agent may hand off to every other one. The
     first participant receives the input unless :meth:`with_start` says otherwise.

@@ -164,3 +164,20 @@ def test_bad_participants_are_rejected_with_clear_errors() -> None:
         SequentialBuilder([agent("a", []), agent("a", [])])
     with pytest.raises(TypeError, match="with_early_exit needs a callable"):
         SequentialBuilder([agent("a", [])]).with_early_exit("yes")  # type: ignore[arg-type]
+
+
+async def test_run_stream_yields_token_chunks_live_before_the_output() -> None:
+    writer, reviewer, polisher = trio()
+    wf = SequentialBuilder([writer, reviewer, polisher]).build()
+    kinds = [
+        (type(ev).__name__, ev.executor_id)
+        async for ev in wf.run_stream("go")
+        if type(ev).__name__ in ("AgentRunUpdate", "Output")
+    ]
+    first_chunk = kinds.index(("AgentRunUpdate", "writer"))
+    assert (
+        first_chunk
+        < kinds.index(("AgentRunUpdate", "polisher"))
+        < kinds.index(("Output", "polisher"))
+    )
+    assert kinds[-1] == ("Output", "polisher")

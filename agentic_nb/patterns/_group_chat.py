@@ -246,9 +246,16 @@ class GroupChatBuilder:
 
     def build(self, **builder_options: Any) -> Workflow:
         """The group chat as a normal :class:`Workflow`."""
-        manager = _Manager(self)
-        builder = WorkflowBuilder(name=self.name, start=manager, **builder_options)
-        for agent in self.participants:
-            speaker = _Speaker(agent)
-            builder.add_edge(manager, speaker).add_edge(speaker, manager)
-        return builder.build()
+        return hub_workflow(self.name, _Manager(self), self.participants, builder_options)
+
+
+def hub_workflow(
+    name: str, manager: Executor, participants: Sequence[Any], builder_options: dict[str, Any]
+) -> Workflow:
+    """A manager executor linked both ways to one speaker per participant agent
+    (the shape of group chat and magentic)."""
+    builder = WorkflowBuilder(name=name, start=manager, **builder_options)
+    for agent in participants:
+        speaker = _Speaker(agent)
+        builder.add_edge(manager, speaker).add_edge(speaker, manager)
+    return builder.build()

@@ -30,7 +30,6 @@ from agentic_nb.workflow import (
     Executor,
     ExecutorKind,
     Workflow,
-    WorkflowBuilder,
     WorkflowContext,
     handler,
     register_checkpoint_type,
@@ -46,7 +45,7 @@ from ._common import (
     view_for,
     visible,
 )
-from ._group_chat import _Speaker
+from ._group_chat import hub_workflow
 
 MANAGER_ID = "magentic_manager"
 
@@ -262,9 +261,4 @@ class MagenticBuilder:
 
     def build(self, **builder_options: Any) -> Workflow:
         """The team as a normal :class:`Workflow`."""
-        manager = _Manager(self)
-        builder = WorkflowBuilder(name=self.name, start=manager, **builder_options)
-        for agent in self.participants:
-            speaker = _Speaker(agent)
-            builder.add_edge(manager, speaker).add_edge(speaker, manager)
-        return builder.build()
+        return hub_workflow(self.name, _Manager(self), self.participants, builder_options)

@@ -576,6 +576,7 @@ class Run:
                     s.waiting = None
             open_.ran = runnable
             if len(runnable) == 1:
+                # _drive's loop inlined: one coroutine less per superstep on the hot path.
                 slot = runnable[0]
                 ds = slot.deliveries
                 while slot.next < len(ds):
@@ -669,7 +670,8 @@ class Run:
                 simple = self.workflow._simple_routes.get(src)
                 for message, target in slot.messages:
                     if simple is not None and target is None:
-                        # One unconditional direct edge: no edge choice to make.
+                        # One unconditional direct edge: no edge choice to make. This is
+                        # _route's direct-edge branch without its loop (a miss falls back).
                         ti, texec, edge_id = simple
                         handler = texec._dispatch.get(type(message), _MISSING)
                         if handler is not None and handler is not _MISSING:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from agentic_nb.llm import ChatMessage
-from agentic_nb.workflow._codec import decode, encode
+from agentic_nb.workflow.codec import decode, encode
 
 THREAD_FORMAT = 1
 

@@ -58,7 +58,7 @@ from agentic_nb.workflow import (
     WorkflowFailed,
     WorkflowStarted,
 )
-from agentic_nb.workflow._codec import CodecError, dumps, encode
+from agentic_nb.workflow.codec import CodecError, dumps, encode
 
 from . import _subjects as S
 from ._streams import EDGES_BUCKET, OUTPUTS_BUCKET

@@ -16,7 +16,7 @@ from agentic_nb.agents._memory import (
     add_memories_to,
     extract_facts,
 )
-from agentic_nb.workflow._codec import decode, encode
+from agentic_nb.workflow.codec import decode, encode
 
 from ._streams import ensure_bucket, kv_get
 from ._subjects import encode_token

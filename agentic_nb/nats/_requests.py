@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from agentic_nb.workflow import RequestError
-from agentic_nb.workflow._codec import decode, encode
+from agentic_nb.workflow.codec import decode, encode
 
 from . import _subjects as S
 

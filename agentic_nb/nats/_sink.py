@@ -20,7 +20,7 @@ from agentic_nb.workflow import (
     WorkflowFailed,
     WorkflowStarted,
 )
-from agentic_nb.workflow._codec import CodecError, encode
+from agentic_nb.workflow.codec import CodecError, encode
 
 from . import _mapping as M
 from . import _subjects as S

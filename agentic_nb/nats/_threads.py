@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from agentic_nb.workflow._codec import decode, encode
+from agentic_nb.workflow.codec import decode, encode
 
 from ._streams import THREADS_BUCKET, ensure_bucket, kv_get
 from ._subjects import encode_token

@@ -19,7 +19,6 @@ from agentic_nb.workflow import (
     WorkflowEvent,
     WorkflowResult,
 )
-from agentic_nb.workflow._codec import CodecError, decode, loads
 from agentic_nb.workflow._edges import (
     Case,
     DirectEdge,
@@ -28,6 +27,7 @@ from agentic_nb.workflow._edges import (
     FanOutEdge,
     SwitchEdge,
 )
+from agentic_nb.workflow.codec import CodecError, decode, loads
 
 from . import _subjects as S
 from ._streams import (

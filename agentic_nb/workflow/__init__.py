@@ -20,7 +20,6 @@ from ._checkpoint import (
     GraphMismatchError,
     InMemoryCheckpointStorage,
 )
-from ._codec import CodecError, register_checkpoint_type
 from ._context import Attempt, ExecutorError, WorkflowContext
 from ._edges import Case, Default, DirectEdge, EdgeGroup, FanInEdge, FanOutEdge, SwitchEdge
 from ._errors import (
@@ -59,6 +58,7 @@ from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResu
 from ._runner import Run, WorkflowCancelled
 from ._subworkflow import SubWorkflowError, WorkflowExecutor
 from ._workflow import Workflow
+from .codec import CodecError, register_checkpoint_type
 
 __all__ = [
     "AgentRunUpdate",

@@ -10,7 +10,7 @@ finished task never runs twice, and the cost of a checkpoint follows the size of
 the live state, not the length of the run.
 
 Every storage implements the same :class:`CheckpointStorage` protocol; data is
-JSON from :mod:`agentic_nb.workflow._codec` (never pickle).
+JSON from :mod:`agentic_nb.workflow.codec` (never pickle).
 
 Example::
 
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ._codec import decode, encode
+from .codec import decode, encode
 
 SCHEMA_VERSION = 1
 

@@ -25,7 +25,6 @@ from ._checkpoint import (
     graph_diff,
     new_checkpoint_id,
 )
-from ._codec import _REGISTRY, decode, encode, type_key
 from ._context import ExecutorError
 from ._events import (
     AgentRunUpdate,
@@ -41,6 +40,7 @@ from ._events import (
     WorkflowResumed,
 )
 from ._typing import is_any
+from .codec import _REGISTRY, decode, encode, type_key
 
 if TYPE_CHECKING:
     from ._context import WorkflowContext

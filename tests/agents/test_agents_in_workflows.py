@@ -25,7 +25,7 @@ from agentic_nb.workflow import (
     WorkflowEvent,
     register_checkpoint_type,
 )
-from agentic_nb.workflow._codec import dumps, loads
+from agentic_nb.workflow.codec import dumps, loads
 
 
 def writer_reviewer() -> tuple[ChatAgent, ChatAgent]:

@@ -175,7 +175,7 @@ async def test_unknown_type_fails_at_save_time_naming_the_path() -> None:
     assert "Opaque" in (result.error or "")
     assert "register_checkpoint_type" in (result.error or "")
     with pytest.raises(CodecError, match=r"\$\.payload\[0\]"):
-        from agentic_nb.workflow._codec import encode
+        from agentic_nb.workflow.codec import encode
 
         encode({"payload": [Opaque()]})
 

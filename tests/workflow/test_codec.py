@@ -1,4 +1,4 @@
-"""The type-tagged JSON codec (agentic_nb.workflow._codec): round trips, allow-list of
+"""The type-tagged JSON codec (agentic_nb.workflow.codec): round trips, allow-list of
 classes, errors naming the path at save time, unregistered classes refused at load
 time, and never pickle."""
 
@@ -21,7 +21,7 @@ import pytest
 
 from agentic_nb import WorkflowBuilder, WorkflowContext, executor
 from agentic_nb.workflow import CodecError, MessageSent, register_checkpoint_type
-from agentic_nb.workflow._codec import decode, dumps, encode, loads
+from agentic_nb.workflow.codec import decode, dumps, encode, loads
 
 ENGINE_DIR = Path(__file__).resolve().parents[2] / "agentic_nb" / "workflow"
 

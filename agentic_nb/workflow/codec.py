@@ -1,5 +1,8 @@
 """Type-tagged JSON codec for checkpoints, events and anything stored or sent.
 
+This module is public: the agent, LLM and NATS layers (and user code that stores
+its own data) import ``agentic_nb.workflow.codec`` rather than engine internals.
+
 Never pickle: only JSON comes in and out. Values that JSON cannot express are
 written as ``{"__t": tag, ...}`` objects. Dataclasses and pydantic models must be
 registered (``register_checkpoint_type``) so that loading data can only ever build

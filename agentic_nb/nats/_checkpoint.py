@@ -115,19 +115,35 @@ class NatsKvCheckpointStorage:
             ) from exc
 
     async def _create(self, key: str, value: bytes) -> bool:
-        """Create ``key``; False when it exists already."""
+        """Create ``key``; False when it exists already (with our value or another).
+
+        A create whose acknowledgement timed out may still have been stored: the key
+        is read back before trying again, so a retry never reports a false conflict.
+        """
         errors = require("nats.js.errors", "nats")
+        nats_errors = require("nats.errors", "nats")
         kv = await self._store()
-        try:
-            await kv.create(key, value)
-            return True
-        except errors.KeyWrongLastSequenceError:
-            return False
-        except Exception as exc:
-            raise CheckpointError(
-                f"writing {key!r} to NATS KV bucket {self.bucket!r} failed "
-                f"({type(exc).__name__}: {exc}); nothing was recorded"
-            ) from exc
+        for attempt in range(3):
+            try:
+                await kv.create(key, value)
+                return True
+            except errors.KeyWrongLastSequenceError:
+                return False
+            except (nats_errors.TimeoutError, TimeoutError) as exc:
+                entry = await self._get(key)
+                if entry is not None:
+                    return bytes(entry.value) == value
+                if attempt == 2:
+                    raise CheckpointError(
+                        f"writing {key!r} to NATS KV bucket {self.bucket!r} timed out 3 "
+                        f"times; nothing was recorded"
+                    ) from exc
+            except Exception as exc:
+                raise CheckpointError(
+                    f"writing {key!r} to NATS KV bucket {self.bucket!r} failed "
+                    f"({type(exc).__name__}: {exc}); nothing was recorded"
+                ) from exc
+        raise AssertionError("unreachable")
 
     async def _update(self, key: str, value: bytes, last: int) -> bool:
         """Update ``key`` if its revision is still ``last``; False when it changed."""

@@ -61,7 +61,8 @@ class NatsKvCheckpointStorage:
     checks that the lease's token is still the newest (a take-over landing between
     that check and the write is caught at the next write). ``keep_last`` (default
     ``DEFAULT_KEEP_LAST``, ``None`` for all) checkpoints are kept per run. A
-    checkpoint must fit in the server's ``max_payload`` (1 MiB by default).
+    checkpoint must fit in the server's ``max_payload`` (1 MiB by default). In
+    ``runs()``, ``updated_at`` is the time of the run's latest checkpoint.
 
     Example::
 

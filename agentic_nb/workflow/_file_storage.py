@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import fcntl
 import json
 import logging
@@ -114,7 +115,7 @@ class FileCheckpointStorage:
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
         self.keep_last_n = check_retention(keep_last)
-        self._order: dict[str, list[Path]] = {}
+        self._order: dict[str, dict[str, None]] = {}
         self._tail_checked: set[str] = set()
 
     def __repr__(self) -> str:
@@ -172,13 +173,16 @@ class FileCheckpointStorage:
         self._write_atomic(path, checkpoint.to_json())
         if self.keep_last_n is None:
             return
+        # Save order of this run's files (an insertion-ordered dict: O(1) per save).
         order = self._order.get(run)
         if order is None:
-            order = self._order[run] = [p for p in self._files(run) if p != path]
-        if path not in order:
-            order.append(path)
+            order = self._order[run] = dict.fromkeys(str(p) for p in self._files(run))
+        order.setdefault(str(path), None)
         while len(order) > self.keep_last_n:
-            order.pop(0).unlink(missing_ok=True)
+            oldest = next(iter(order))
+            del order[oldest]
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(oldest)
 
     def _repair_tail(self, path: Path) -> None:
         """Make the journal end with a newline: cut a torn last line, or end a whole one."""

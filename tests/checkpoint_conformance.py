@@ -357,6 +357,16 @@ class StorageConformance:
         (done,) = [s for s in await storage.runs() if s.run_id == first.run_id]
         assert (done.status, done.pending_requests) == ("completed", [])
 
+    async def test_runs_takes_the_last_status_record_of_the_journal(self, storage: Any) -> None:
+        await storage.save(make_cp("run-st", 2))
+        await storage.append("run-st", {"k": "status", "status": "failed"})
+        (summary,) = [s for s in await storage.runs() if s.run_id == "run-st"]
+        assert summary.status == "failed"
+        await storage.append("run-st", {"k": "status", "status": "running"})
+        await storage.append("run-st", {"k": "request", "s": 2, "id": "q"})
+        (summary,) = [s for s in await storage.runs() if s.run_id == "run-st"]
+        assert (summary.status, summary.pending_requests) == ("waiting", ["q"])
+
     async def test_runs_filters_by_workflow_newest_first(self, storage: Any) -> None:
         await storage.save(make_cp("run-w1", 0, workflow="alpha"))
         await asyncio.sleep(0.01)

@@ -334,10 +334,12 @@ class CheckpointInfo:
 class RunSummary:
     """One run as ``storage.runs()`` lists it (readable by any process).
 
-    ``status`` is the latest checkpoint's terminal status (``completed``, ``failed``,
-    ``cancelled``), else ``"waiting"`` while requests are unanswered, else
-    ``"running"`` (in progress, or interrupted and resumable); ``"corrupt"`` when the
-    run's stored data cannot be read. ``pending_requests`` are request ids;
+    ``status`` is the run's last recorded status — the newest journal record
+    ``{"k": "status", "status": ...}`` if any (a runner writes one when a run fails,
+    is cancelled or reopened), else the latest checkpoint's — and when that is
+    ``"running"``: ``"waiting"`` while requests are unanswered, else ``"running"``
+    (in progress, or interrupted and resumable); ``"corrupt"`` when the run's stored
+    data cannot be read. ``pending_requests`` are request ids;
     ``superstep`` is the last superstep the run recorded; ``updated_at`` the time of
     its last write (seconds since the epoch).
 
@@ -379,7 +381,8 @@ def summarize_run(
         if isinstance(rid, str) and rid not in answered and rid not in pending:
             pending.append(rid)
     steps = [r["s"] for r in records if isinstance(r.get("s"), int)]
-    status = cp.status
+    marks = [r for r in records if r.get("k") == "status" and isinstance(r.get("status"), str)]
+    status = marks[-1]["status"] if marks else cp.status
     if status == "running":
         status = "waiting" if pending else "running"
     return RunSummary(

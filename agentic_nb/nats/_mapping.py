@@ -137,10 +137,60 @@ def encode_event(event: WorkflowEvent) -> bytes:
     return dumps(clone).encode()
 
 
+_BASE_FIELDS = frozenset({"run_id", "seq", "ts", "superstep", "executor_id"})
+
+
+def encode_event_truncated(event: WorkflowEvent, limit: int, size: int) -> tuple[bytes, list[str]]:
+    """``event`` encoded under ``limit`` bytes: its largest fields, one by one, become a
+    ``"<truncated: N bytes over max_payload M> preview…"`` string. Returns the bytes and
+    the names of the replaced fields.
+
+    Example::
+
+        >>> from agentic_nb.workflow import Output
+        >>> data, fields = encode_event_truncated(Output(run_id="r", data="x" * 5000), 1000, 5100)
+        >>> len(data) < 1000, fields
+        (True, ['data'])
+    """
+    clone = copy.copy(event)
+    sizes: list[tuple[int, str]] = []
+    for f in dataclasses.fields(event):
+        if f.name in _BASE_FIELDS or f.name.startswith("_"):
+            continue
+        value = getattr(event, f.name)
+        try:
+            n = len(json.dumps(_safe_encode(value), separators=(",", ":"), default=preview))
+        except (TypeError, ValueError):
+            n = len(preview(value))
+        sizes.append((n, f.name))
+    sizes.sort(reverse=True)
+    replaced: list[str] = []
+    budget = max(256, limit - 1024)
+    data = encode_event(clone)
+    for n, name in sizes:
+        if len(data) <= budget:
+            break
+        marker = f"<truncated: {n} bytes over max_payload {limit}> "
+        setattr(clone, name, marker + preview(getattr(event, name)))
+        replaced.append(name)
+        data = encode_event(clone)
+    return data, replaced
+
+
+def op_size(op: Op) -> int:
+    """Bytes a message counts against the server's ``max_payload`` (payload + headers)."""
+    headers = op[2]
+    extra = 0
+    if headers:
+        extra = 16 + sum(len(k) + len(v) + 4 for k, v in headers.items())
+    return len(op[1]) + extra + 64
+
+
 def event_headers(event: WorkflowEvent) -> dict[str, str]:
+    run = S.encode_token(event.run_id)
     headers = {
-        "Nats-Msg-Id": f"{event.run_id}:{event.seq}",
-        "Agentic-Run": event.run_id,
+        "Nats-Msg-Id": f"{run}:{event.seq}",
+        "Agentic-Run": run,
         "Agentic-Seq": str(event.seq),
         "Agentic-Type": event.type,
     }

@@ -62,6 +62,7 @@ from agentic_nb.workflow.codec import CodecError, dumps, encode
 
 from . import _subjects as S
 from ._streams import EDGES_BUCKET, OUTPUTS_BUCKET
+from ._tracker import is_child_event
 
 PREVIEW = 200
 
@@ -85,8 +86,13 @@ _EXECUTOR_VERBS: dict[type, str] = {
 }
 
 
-def event_subject(event: WorkflowEvent) -> str:
+def event_subject(event: WorkflowEvent, own: frozenset[str] | set[str] | None = None) -> str:
     """The subject an event is published on (see the table in this module).
+
+    ``own`` (the run's own executor ids) tells a sub-workflow's events, bubbled up
+    with the ``WorkflowExecutor`` path as ``executor_id``, from the run's own:
+    they go to ``agentic.executor.<run>.<path>.workflow.<verb...>`` (run-level
+    events) and ``agentic.executor.<run>.<path>.output``.
 
     Example::
 
@@ -103,6 +109,11 @@ def event_subject(event: WorkflowEvent) -> str:
         return S.request_event_subject(run, event.request_id, verb)  # type: ignore[attr-defined]
     verbs = _WORKFLOW_VERBS.get(t)
     if verbs is not None:
+        ex = event.executor_id
+        if ex is not None and is_child_event(event, own):
+            if t is Output:
+                return S.executor_subject(run, ex, "output")
+            return ".".join((S.executor_subject(run, ex, "workflow"), *verbs))
         return S.workflow_subject(run, *verbs)
     if t is AgentRunUpdate:
         return S.agent_subject(run, event.executor_id or "", "response")
@@ -216,15 +227,17 @@ Op = tuple[str, bytes, dict[str, str] | None]
 class RunContext:
     """What the mapper remembers about one run (edge kinds and executor kinds)."""
 
-    __slots__ = ("edge_kinds", "executor_kinds")
+    __slots__ = ("edge_kinds", "executor_kinds", "own")
 
     def __init__(self) -> None:
         self.edge_kinds: dict[str, str] = {}
         self.executor_kinds: dict[str, str] = {}
+        self.own: frozenset[str] = frozenset()
 
     def learn(self, graph: dict[str, Any] | None) -> None:
         if not graph:
             return
+        self.own = frozenset(str(x.get("id", "")) for x in graph.get("executors", ()))
         for e in graph.get("edges", ()):
             self.edge_kinds[e.get("id", "")] = str(e.get("kind", ""))
         for x in graph.get("executors", ()):

@@ -530,10 +530,10 @@ class NatsEventSink:
         ctx = self._ctx.get(run)
         if ctx is None:
             ctx = self._ctx[run] = M.RunContext()
-        if type(ev) is WorkflowStarted:
+        if type(ev) is WorkflowStarted and ev.executor_id is None:  # not a sub-workflow's
             ctx.learn(ev.graph)
         headers = M.event_headers(ev)  # first: computes MessageSent.sha256 into the payload
-        ops: list[M.Op] = [(M.event_subject(ev), M.encode_event(ev), headers)]
+        ops: list[M.Op] = [(M.event_subject(ev, ctx.own), M.encode_event(ev), headers)]
         ids = [run, ev.executor_id, getattr(ev, "edge", None), getattr(ev, "request_id", None)]
         for v in ids:
             if v and v not in self._ids_seen:

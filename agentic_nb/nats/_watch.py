@@ -377,7 +377,7 @@ class RemoteRun:
         self.last_event_at = ev.ts
         self._tracker.apply(ev)
         graph = getattr(ev, "graph", None)
-        if ev.type == "WorkflowStarted" and graph:
+        if ev.type == "WorkflowStarted" and graph and ev.executor_id is None:  # not a child
             self.workflow = RemoteWorkflow(graph, graph_hash=getattr(ev, "graph_hash", ""))
         for listener in list(self._listeners):
             try:

@@ -49,3 +49,45 @@ async def stream_count(js: Any, run_id: str) -> int:
 
     info = await js.stream_info(EVENTS_STREAM, subjects_filter=run_filter(run_id))
     return sum((info.state.subjects or {}).values())
+
+
+def sibling_approval_workflow(delay: float = 0.3) -> Workflow:
+    """``start`` fans out to ``ask`` (asks a bool) and ``slow`` (sleeps ``delay``)."""
+
+    @executor(id="start")
+    async def start(x: str, ctx: WorkflowContext[str]) -> None:
+        await ctx.send_message(x)
+
+    @executor(id="ask")
+    async def ask(q: str, ctx: WorkflowContext[str]) -> None:
+        ok = await ctx.request_info({"question": q}, response_type=bool)
+        await ctx.send_message("yes" if ok else "no")
+
+    @executor(id="slow")
+    async def slow(q: str, ctx: WorkflowContext[str]) -> None:
+        await asyncio.sleep(delay)
+        await ctx.send_message("slow done")
+
+    @executor(id="end")
+    async def end(words: list[str], ctx: WorkflowContext[None, str]) -> None:
+        await ctx.yield_output("+".join(sorted(words)))
+
+    return (
+        WorkflowBuilder(name="siblings", start=start)
+        .add_fan_out(start, [ask, slow])
+        .add_fan_in([ask, slow], end)
+        .build()
+    )
+
+
+def parent_of(child: Workflow) -> Workflow:
+    """``sub`` (a WorkflowExecutor running ``child``) then ``fin`` (yields ``parent:<x>``)."""
+    from agentic_nb.workflow import WorkflowExecutor
+
+    sub = WorkflowExecutor(child, id="sub")
+
+    @executor(id="fin")
+    async def fin(x: str, ctx: WorkflowContext[None, str]) -> None:
+        await ctx.yield_output("parent:" + x)
+
+    return WorkflowBuilder(name="parent", start=sub).add_edge(sub, fin).build()

@@ -23,9 +23,16 @@ ExecutorFailed         ``agentic.executor.<run>.<executor>.failed``
 MessageUndelivered     ``agentic.executor.<run>.<executor>.undelivered``
 Log                    ``agentic.executor.<run>.<executor>.log`` (or ``…workflow.<run>.log``)
 MessageSent            ``agentic.edge.<run>.<edge>.activated`` (header ``Agentic-Sha256``)
-AgentRunUpdate         ``agentic.agent.<run>.<agent>.response``
+AgentRunUpdate         ``agentic.agent.<run>.<agent>.response`` (text, final answer),
+                       ``….tool_call`` (tool call or result), ``….message``
+                       (role ``user`` or ``request``)
+a sub-workflow's       ``agentic.executor.<run>.<path>.workflow.<verb…>`` and
+run-level events       ``agentic.executor.<run>.<path>.output``; under an agent
+                       executor ``agentic.agent.<run>.<path>.workflow.started|completed|error``
 any other event        ``agentic.executor.<run>.<executor>.event.<type>``
                        (run level: ``agentic.workflow.<run>.event.<type>``)
+
+``docs/nats.md`` lists every subject, stream and bucket with its payload.
 =====================  ====================================================
 """
 
@@ -61,7 +68,7 @@ from agentic_nb.workflow import (
 from agentic_nb.workflow.codec import CodecError, dumps, encode
 
 from . import _subjects as S
-from ._streams import EDGES_BUCKET, OUTPUTS_BUCKET
+from ._streams import EDGES_BUCKET, EXECUTORS_BUCKET, OUTPUTS_BUCKET
 from ._tracker import is_child_event
 
 PREVIEW = 200
@@ -86,13 +93,19 @@ _EXECUTOR_VERBS: dict[type, str] = {
 }
 
 
-def event_subject(event: WorkflowEvent, own: frozenset[str] | set[str] | None = None) -> str:
+def event_subject(
+    event: WorkflowEvent,
+    own: frozenset[str] | set[str] | None = None,
+    agents: frozenset[str] | set[str] = frozenset(),
+) -> str:
     """The subject an event is published on (see the table in this module).
 
     ``own`` (the run's own executor ids) tells a sub-workflow's events, bubbled up
     with the ``WorkflowExecutor`` path as ``executor_id``, from the run's own:
     they go to ``agentic.executor.<run>.<path>.workflow.<verb...>`` (run-level
-    events) and ``agentic.executor.<run>.<path>.output``.
+    events) and ``agentic.executor.<run>.<path>.output``. When the path starts at
+    one of ``agents`` (executors of kind ``agent``), the child's start and end go to
+    ``agentic.agent.<run>.<path>.workflow.started|completed|error``.
 
     Example::
 
@@ -113,10 +126,14 @@ def event_subject(event: WorkflowEvent, own: frozenset[str] | set[str] | None = 
         if ex is not None and is_child_event(event, own):
             if t is Output:
                 return S.executor_subject(run, ex, "output")
+            if agents and ex.split("/", 1)[0] in agents and len(verbs) == 1:
+                if verbs[0] in ("started", "completed", "error"):
+                    return f"{S.agent_subject(run, ex, 'workflow')}.{verbs[0]}"
             return ".".join((S.executor_subject(run, ex, "workflow"), *verbs))
         return S.workflow_subject(run, *verbs)
-    if t is AgentRunUpdate:
-        return S.agent_subject(run, event.executor_id or "", "response")
+    if isinstance(event, AgentRunUpdate):
+        agent = event.executor_id or getattr(event, "agent_id", "") or ""
+        return S.agent_subject(run, agent, agent_verb(event))
     ex_verb = _EXECUTOR_VERBS.get(t)
     if event.executor_id is None:
         if ex_verb == "log":
@@ -125,6 +142,24 @@ def event_subject(event: WorkflowEvent, own: frozenset[str] | set[str] | None = 
     if ex_verb is not None:
         return S.executor_subject(run, event.executor_id, ex_verb)
     return f"{S.executor_subject(run, event.executor_id, 'event')}.{S.event_type_token(event.type)}"
+
+
+def agent_verb(update: Any) -> str:
+    """``tool_call`` | ``message`` | ``response`` for one agent update (see the table).
+
+    Example::
+
+        >>> from agentic_nb.workflow import AgentRunUpdate
+        >>> agent_verb(AgentRunUpdate(text="Hel"))
+        'response'
+    """
+    if getattr(update, "tool_call", None) is not None:
+        return "tool_call"
+    if getattr(update, "tool_result", None) is not None:
+        return "tool_call"
+    if getattr(update, "role", "assistant") in ("user", "request"):
+        return "message"
+    return "response"
 
 
 def preview(value: Any, limit: int = PREVIEW) -> str:
@@ -227,17 +262,23 @@ Op = tuple[str, bytes, dict[str, str] | None]
 class RunContext:
     """What the mapper remembers about one run (edge kinds and executor kinds)."""
 
-    __slots__ = ("edge_kinds", "executor_kinds", "own")
+    __slots__ = ("agents", "attempts", "edge_kinds", "errors", "executor_kinds", "own")
 
     def __init__(self) -> None:
         self.edge_kinds: dict[str, str] = {}
         self.executor_kinds: dict[str, str] = {}
         self.own: frozenset[str] = frozenset()
+        self.agents: frozenset[str] = frozenset()
+        self.attempts: dict[str, list[dict[str, Any]]] = {}  # executor -> attempt records
+        self.errors: dict[str, list[dict[str, Any]]] = {}  # executor -> error records
 
     def learn(self, graph: dict[str, Any] | None) -> None:
         if not graph:
             return
         self.own = frozenset(str(x.get("id", "")) for x in graph.get("executors", ()))
+        self.agents = frozenset(
+            str(x.get("id", "")) for x in graph.get("executors", ()) if x.get("kind") == "agent"
+        )
         for e in graph.get("edges", ()):
             self.edge_kinds[e.get("id", "")] = str(e.get("kind", ""))
         for x in graph.get("executors", ()):
@@ -361,11 +402,19 @@ def metric_ops(event: WorkflowEvent) -> list[Op]:
         ev = event
         body = {**base, "duration_ms": ev.duration_ms, "supersteps": ev.supersteps}
         return [(f"agentic.metrics.{run}.run", _json(body), None)]
-    if t is AgentRunUpdate:
-        usage = _usage(event.data)  # type: ignore[attr-defined]
-        if usage:
-            subject = f"agentic.metrics.{run}.tokens.{S.encode_token(event.executor_id or '')}"
-            return [(subject, _json({**base, "agent": event.executor_id, **usage}), None)]
+    if event.type == "AgentUsage":  # agentic_nb.agents.AgentUsage: one per agent invocation
+        ev = event
+        subject = f"agentic.metrics.{run}.tokens.{S.encode_token(ev.executor_id or '')}"
+        body = {
+            **base,
+            "executor": ev.executor_id,
+            "agent": getattr(ev, "agent_id", None),
+            "input_tokens": getattr(ev, "input_tokens", 0),
+            "output_tokens": getattr(ev, "output_tokens", 0),
+            "total_tokens": getattr(ev, "total_tokens", 0),
+            "model": getattr(ev, "model", None),
+        }
+        return [(subject, _json(body), None)]
     return []
 
 
@@ -411,6 +460,62 @@ def kv_ops(event: WorkflowEvent) -> list[Op]:
         }
         return [kv_put(OUTPUTS_BUCKET, key, body)]
     return []
+
+
+MAX_RECORDS = 50  # attempts / errors kept per executor in KV (the newest)
+
+
+def executor_kv_ops(event: WorkflowEvent, ctx: RunContext) -> list[Op]:
+    """``executor.<run>.<id>.state`` / ``.attempts`` / ``.errors`` in ``agentic_executors``.
+
+    ``state`` is ``{"status": running|completed|failed|retrying|waiting, "attempt",
+    "superstep", "ts", "duration_ms"}``; ``attempts`` the list of finished attempts
+    (``attempt``, ``status``, ``duration_ms``, ``superstep``, ``ts``); ``errors`` the
+    failures (``attempt``, ``error_type``, ``error``, ``will_retry``, ``superstep``, ``ts``).
+    """
+    t = type(event)
+    ex = event.executor_id
+    if ex is None:
+        return []
+    ev: Any = event
+    if t is ExecutorInvoked:
+        status, attempt, duration = "running", ev.attempt, None
+    elif t is ExecutorCompleted:
+        status, attempt, duration = "completed", ev.attempt, ev.duration_ms
+    elif t is ExecutorFailed:
+        status = "retrying" if ev.will_retry else "failed"
+        attempt, duration = ev.attempt, ev.duration_ms
+    elif t is RequestInfo:
+        status, attempt, duration = "waiting", None, None
+    else:
+        return []
+    run = event.run_id
+
+    def key(leaf: str) -> str:
+        return S.kv_key("executor", run, ex or "", leaf, ids=(1, 2))
+
+    when = {"superstep": event.superstep, "ts": event.ts}
+    state = {"status": status, "attempt": attempt, "duration_ms": duration, **when}
+    ops = [kv_put(EXECUTORS_BUCKET, key("state"), state)]
+    if t is ExecutorCompleted or t is ExecutorFailed:
+        rec = {"attempt": attempt, "status": status, "duration_ms": duration, **when}
+        attempts = ctx.attempts.setdefault(ex, [])
+        attempts.append(rec)
+        del attempts[:-MAX_RECORDS]
+        ops.append(kv_put(EXECUTORS_BUCKET, key("attempts"), {"attempts": attempts}))
+    if t is ExecutorFailed:
+        err = {
+            "attempt": attempt,
+            "error_type": ev.error_type,
+            "error": preview(ev.error_message, 2000),
+            "will_retry": ev.will_retry,
+            **when,
+        }
+        errors = ctx.errors.setdefault(ex, [])
+        errors.append(err)
+        del errors[:-MAX_RECORDS]
+        ops.append(kv_put(EXECUTORS_BUCKET, key("errors"), {"errors": errors}))
+    return ops
 
 
 def now() -> float:

@@ -27,6 +27,7 @@ from . import _subjects as S
 from ._connect import NatsConnectionError, connect
 from ._streams import (
     EDGES_BUCKET,
+    EXECUTORS_BUCKET,
     OUTPUTS_BUCKET,
     RUNS_BUCKET,
     STATE_BUCKET,
@@ -250,7 +251,7 @@ class NatsEventSink:
         await ensure_streams(js, self.stream_limits)
         await ensure_bucket(js, S.IDS_BUCKET)
         if self.kv:
-            for b in (RUNS_BUCKET, STATE_BUCKET, OUTPUTS_BUCKET, EDGES_BUCKET):
+            for b in (RUNS_BUCKET, STATE_BUCKET, OUTPUTS_BUCKET, EDGES_BUCKET, EXECUTORS_BUCKET):
                 await ensure_bucket(js, b)
         self._max_payload = int(getattr(self._nc, "max_payload", 0) or self._max_payload)
         self._js = js
@@ -452,6 +453,8 @@ class NatsEventSink:
             ops: list[M.Op] = []
             for ev in events:
                 ops.extend(self._ops_for(ev))
+            if self.kv:
+                ops = _last_write_wins(ops, _EXECUTOR_KEYS)
             await self._send(ops)
             if self._late:  # "run done" records only once everything before is stored
                 late, self._late = self._late, []
@@ -533,7 +536,8 @@ class NatsEventSink:
         if type(ev) is WorkflowStarted and ev.executor_id is None:  # not a sub-workflow's
             ctx.learn(ev.graph)
         headers = M.event_headers(ev)  # first: computes MessageSent.sha256 into the payload
-        ops: list[M.Op] = [(M.event_subject(ev, ctx.own), M.encode_event(ev), headers)]
+        subject = M.event_subject(ev, ctx.own, ctx.agents)
+        ops: list[M.Op] = [(subject, M.encode_event(ev), headers)]
         ids = [run, ev.executor_id, getattr(ev, "edge", None), getattr(ev, "request_id", None)]
         for v in ids:
             if v and v not in self._ids_seen:
@@ -547,6 +551,7 @@ class NatsEventSink:
             ops.extend(M.metric_ops(ev))
         if self.kv:
             ops.extend(M.kv_ops(ev))
+            ops.extend(M.executor_kv_ops(ev, ctx))
             ops.extend(self._run_record_ops(ev))
         limit = self._max_payload
         for i, op in enumerate(ops):
@@ -701,6 +706,20 @@ class NatsEventSink:
             f"NatsEventSink(published={s.published}, pending={s.pending}, dropped={s.dropped}, "
             f"connected={s.connected})"
         )
+
+
+_EXECUTOR_KEYS = f"$KV.{EXECUTORS_BUCKET}."
+
+
+def _last_write_wins(ops: list[M.Op], prefix: str) -> list[M.Op]:
+    """Keep only the last put per key under ``prefix`` in one batch (fewer messages)."""
+    last: dict[str, int] = {}
+    for i, op in enumerate(ops):
+        if op[0].startswith(prefix):
+            last[op[0]] = i
+    if not last:
+        return ops
+    return [op for i, op in enumerate(ops) if not op[0].startswith(prefix) or last[op[0]] == i]
 
 
 def _retryable(exc: BaseException) -> bool:

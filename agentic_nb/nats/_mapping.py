@@ -223,6 +223,22 @@ def encode_event_truncated(event: WorkflowEvent, limit: int, size: int) -> tuple
     return data, replaced
 
 
+RESPONSE_TYPE_HEADER = "Agentic-Response-Type"
+
+
+def type_ref(tp: Any) -> str | None:
+    """``module:qualname`` of a class (``None`` for anything else or a local class).
+
+    Example::
+
+        >>> type_ref(bool), type_ref(list[int])
+        ('builtins:bool', None)
+    """
+    if not isinstance(tp, type) or "<locals>" in tp.__qualname__:
+        return None
+    return f"{tp.__module__}:{tp.__qualname__}"
+
+
 def op_size(op: Op) -> int:
     """Bytes a message counts against the server's ``max_payload`` (payload + headers)."""
     headers = op[2]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from agentic_nb.workflow import (
     RequestAnswered,
+    RequestInfo,
     SuperstepCompleted,
     WorkflowCompleted,
     WorkflowEvent,
@@ -536,6 +537,10 @@ class NatsEventSink:
         if type(ev) is WorkflowStarted and ev.executor_id is None:  # not a sub-workflow's
             ctx.learn(ev.graph)
         headers = M.event_headers(ev)  # first: computes MessageSent.sha256 into the payload
+        if type(ev) is RequestInfo:
+            ref = self._response_type_ref(run, ev.request_id)
+            if ref:
+                headers[M.RESPONSE_TYPE_HEADER] = ref
         subject = M.event_subject(ev, ctx.own, ctx.agents)
         ops: list[M.Op] = [(subject, M.encode_event(ev), headers)]
         ids = [run, ev.executor_id, getattr(ev, "edge", None), getattr(ev, "request_id", None)]
@@ -561,6 +566,16 @@ class NatsEventSink:
             ops[:0] = self._ids_new
             self._ids_new = []
         return ops
+
+    def _response_type_ref(self, run_id: str, request_id: str) -> str | None:
+        """``module:qualname`` of a pending request's response type (for remote forms)."""
+        run = self._runs.get(run_id) or self._finishing.get(run_id)
+        if run is None:
+            return None
+        for req in getattr(run, "pending_requests", ()):
+            if req.request_id == request_id:
+                return M.type_ref(req.response_type)
+        return None
 
     def _note_ids(self, *values: str) -> None:
         """Hashed tokens get a lookup entry in ``agentic_ids`` (see ``_subjects``)."""

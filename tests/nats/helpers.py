@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from agentic_nb import WorkflowBuilder, WorkflowContext, executor
 from agentic_nb.workflow import Workflow
+from agentic_nb.workflow.codec import register_checkpoint_type
 
 
 def chain(n: int, *, delay: float = 0.0, prefix: str = "step") -> Workflow:
@@ -91,3 +93,24 @@ def parent_of(child: Workflow) -> Workflow:
         await ctx.yield_output("parent:" + x)
 
     return WorkflowBuilder(name="parent", start=sub).add_edge(sub, fin).build()
+
+
+@register_checkpoint_type
+@dataclass
+class Decision:
+    """A structured answer (a typed form on local and remote cards alike)."""
+
+    approved: bool
+    note: str = ""
+    budget: int = 0
+
+
+def ask_workflow(response_type: Any) -> Workflow:
+    """One executor asking for ``response_type``, yielding the answer."""
+
+    @executor(id="ask")
+    async def ask(q: str, ctx: WorkflowContext[None, Any]) -> None:
+        value = await ctx.request_info({"question": q}, response_type=response_type)
+        await ctx.yield_output(value)
+
+    return WorkflowBuilder(name="ask", start=ask).build()

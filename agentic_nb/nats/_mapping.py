@@ -278,7 +278,16 @@ Op = tuple[str, bytes, dict[str, str] | None]
 class RunContext:
     """What the mapper remembers about one run (edge kinds and executor kinds)."""
 
-    __slots__ = ("agents", "attempts", "edge_kinds", "errors", "executor_kinds", "own")
+    __slots__ = (
+        "agents",
+        "attempts",
+        "dirty",
+        "edge_kinds",
+        "errors",
+        "executor_kinds",
+        "own",
+        "states",
+    )
 
     def __init__(self) -> None:
         self.edge_kinds: dict[str, str] = {}
@@ -287,6 +296,8 @@ class RunContext:
         self.agents: frozenset[str] = frozenset()
         self.attempts: dict[str, list[dict[str, Any]]] = {}  # executor -> attempt records
         self.errors: dict[str, list[dict[str, Any]]] = {}  # executor -> error records
+        self.states: dict[str, dict[str, Any]] = {}  # executor -> latest state record
+        self.dirty: dict[str, int] = {}  # executor -> 1 state | 2 attempts | 4 errors
 
     def learn(self, graph: dict[str, Any] | None) -> None:
         if not graph:
@@ -481,18 +492,20 @@ def kv_ops(event: WorkflowEvent) -> list[Op]:
 MAX_RECORDS = 50  # attempts / errors kept per executor in KV (the newest)
 
 
-def executor_kv_ops(event: WorkflowEvent, ctx: RunContext) -> list[Op]:
-    """``executor.<run>.<id>.state`` / ``.attempts`` / ``.errors`` in ``agentic_executors``.
+def executor_kv_note(event: WorkflowEvent, ctx: RunContext) -> None:
+    """Fold an executor event into ``ctx``; :func:`executor_kv_flush` writes the keys.
 
-    ``state`` is ``{"status": running|completed|failed|retrying|waiting, "attempt",
-    "superstep", "ts", "duration_ms"}``; ``attempts`` the list of finished attempts
-    (``attempt``, ``status``, ``duration_ms``, ``superstep``, ``ts``); ``errors`` the
-    failures (``attempt``, ``error_type``, ``error``, ``will_retry``, ``superstep``, ``ts``).
+    Keys in ``agentic_executors``: ``executor.<run>.<id>.state`` is ``{"status":
+    running|completed|failed|retrying|waiting, "attempt", "duration_ms", "superstep",
+    "ts"}``; ``.attempts`` ``{"attempts": [{attempt, status, duration_ms, superstep,
+    ts}, ...]}``; ``.errors`` ``{"errors": [{attempt, error_type, error, will_retry,
+    superstep, ts}, ...]}`` (the newest :data:`MAX_RECORDS` of each). Only the last
+    state per batch is written, so a busy run costs one put per executor and batch.
     """
     t = type(event)
     ex = event.executor_id
     if ex is None:
-        return []
+        return
     ev: Any = event
     if t is ExecutorInvoked:
         status, attempt, duration = "running", ev.attempt, None
@@ -504,33 +517,61 @@ def executor_kv_ops(event: WorkflowEvent, ctx: RunContext) -> list[Op]:
     elif t is RequestInfo:
         status, attempt, duration = "waiting", None, None
     else:
-        return []
-    run = event.run_id
-
-    def key(leaf: str) -> str:
-        return S.kv_key("executor", run, ex or "", leaf, ids=(1, 2))
-
-    when = {"superstep": event.superstep, "ts": event.ts}
-    state = {"status": status, "attempt": attempt, "duration_ms": duration, **when}
-    ops = [kv_put(EXECUTORS_BUCKET, key("state"), state)]
+        return
+    sup, ts = event.superstep, event.ts
+    ctx.states[ex] = {
+        "status": status,
+        "attempt": attempt,
+        "duration_ms": duration,
+        "superstep": sup,
+        "ts": ts,
+    }
+    ctx.dirty[ex] = ctx.dirty.get(ex, 0) | 1
     if t is ExecutorCompleted or t is ExecutorFailed:
-        rec = {"attempt": attempt, "status": status, "duration_ms": duration, **when}
         attempts = ctx.attempts.setdefault(ex, [])
-        attempts.append(rec)
+        attempts.append(
+            {
+                "attempt": attempt,
+                "status": status,
+                "duration_ms": duration,
+                "superstep": sup,
+                "ts": ts,
+            }
+        )
         del attempts[:-MAX_RECORDS]
-        ops.append(kv_put(EXECUTORS_BUCKET, key("attempts"), {"attempts": attempts}))
+        ctx.dirty[ex] |= 2
     if t is ExecutorFailed:
-        err = {
-            "attempt": attempt,
-            "error_type": ev.error_type,
-            "error": preview(ev.error_message, 2000),
-            "will_retry": ev.will_retry,
-            **when,
-        }
         errors = ctx.errors.setdefault(ex, [])
-        errors.append(err)
+        errors.append(
+            {
+                "attempt": attempt,
+                "error_type": ev.error_type,
+                "error": preview(ev.error_message, 2000),
+                "will_retry": ev.will_retry,
+                "superstep": sup,
+                "ts": ts,
+            }
+        )
         del errors[:-MAX_RECORDS]
-        ops.append(kv_put(EXECUTORS_BUCKET, key("errors"), {"errors": errors}))
+        ctx.dirty[ex] |= 4
+
+
+def executor_kv_flush(run_id: str, ctx: RunContext) -> list[Op]:
+    """The KV puts for executors changed since the last flush (see :func:`executor_kv_note`)."""
+    if not ctx.dirty:
+        return []
+    ops: list[Op] = []
+    for ex, flags in ctx.dirty.items():
+
+        def key(leaf: str, ex: str = ex) -> str:
+            return S.kv_key("executor", run_id, ex, leaf, ids=(1, 2))
+
+        ops.append(kv_put(EXECUTORS_BUCKET, key("state"), ctx.states[ex]))
+        if flags & 2:
+            ops.append(kv_put(EXECUTORS_BUCKET, key("attempts"), {"attempts": ctx.attempts[ex]}))
+        if flags & 4:
+            ops.append(kv_put(EXECUTORS_BUCKET, key("errors"), {"errors": ctx.errors[ex]}))
+    ctx.dirty = {}
     return ops
 
 

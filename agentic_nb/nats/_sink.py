@@ -455,7 +455,9 @@ class NatsEventSink:
             for ev in events:
                 ops.extend(self._ops_for(ev))
             if self.kv:
-                ops = _last_write_wins(ops, _EXECUTOR_KEYS)
+                for run_id, ctx in self._ctx.items():
+                    if ctx.dirty:
+                        ops.extend(M.executor_kv_flush(run_id, ctx))
             await self._send(ops)
             if self._late:  # "run done" records only once everything before is stored
                 late, self._late = self._late, []
@@ -556,7 +558,7 @@ class NatsEventSink:
             ops.extend(M.metric_ops(ev))
         if self.kv:
             ops.extend(M.kv_ops(ev))
-            ops.extend(M.executor_kv_ops(ev, ctx))
+            M.executor_kv_note(ev, ctx)
             ops.extend(self._run_record_ops(ev))
         limit = self._max_payload
         for i, op in enumerate(ops):
@@ -646,7 +648,9 @@ class NatsEventSink:
                 ops.append(record)
         if terminal:
             self._finishing.pop(run, None)
-            self._ctx.pop(run, None)
+            ctx = self._ctx.pop(run, None)
+            if ctx is not None:
+                ops.extend(M.executor_kv_flush(run, ctx))
             self._trackers.pop(run, None)
             self._record_at.pop(run, None)
             self._state_seen.pop(run, None)
@@ -721,20 +725,6 @@ class NatsEventSink:
             f"NatsEventSink(published={s.published}, pending={s.pending}, dropped={s.dropped}, "
             f"connected={s.connected})"
         )
-
-
-_EXECUTOR_KEYS = f"$KV.{EXECUTORS_BUCKET}."
-
-
-def _last_write_wins(ops: list[M.Op], prefix: str) -> list[M.Op]:
-    """Keep only the last put per key under ``prefix`` in one batch (fewer messages)."""
-    last: dict[str, int] = {}
-    for i, op in enumerate(ops):
-        if op[0].startswith(prefix):
-            last[op[0]] = i
-    if not last:
-        return ops
-    return [op for i, op in enumerate(ops) if not op[0].startswith(prefix) or last[op[0]] == i]
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -53,6 +53,8 @@ _KEEP = MAX_TOKEN - len(_HASH_MARK) - _HASH_LEN
 _LONG_CACHE_SIZE = 10_000
 _long_tokens: OrderedDict[str, str] = OrderedDict()  # hashed token -> original id
 IDS_BUCKET = "agentic_ids"
+_CACHE_SIZE = 4096
+_cache: dict[str, str] = {}  # id -> token, for the ids of the runs being published
 
 
 def encode_token(value: str) -> str:
@@ -67,6 +69,17 @@ def encode_token(value: str) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"subject tokens must be str, got {type(value).__name__}: {value!r}")
+    cached = _cache.get(value)
+    if cached is not None:
+        return cached
+    token = _encode(value)
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    _cache[value] = token
+    return token
+
+
+def _encode(value: str) -> str:
     if value == "":
         return "="
     if len(value) <= MAX_TOKEN and _SAFE.fullmatch(value):

@@ -105,7 +105,10 @@ async def _fuzz_once(url: str, run_id: str, executor_id: str) -> None:
     nc = await connect(url)
     try:
         sink = await NatsEventSink(nc).start()
-        run = _ask(executor_id).start("q", run_id=run_id, event_sinks=[sink])
+        storage = NatsKvCheckpointStorage(nc)
+        run = _ask(executor_id).start(
+            "q", run_id=run_id, event_sinks=[sink], checkpoint_storage=storage
+        )
         await run.until_idle()
         bridge = await RequestBridge(run, nc, sink=sink).start()
         rid = run.pending_requests[0].request_id
@@ -116,6 +119,7 @@ async def _fuzz_once(url: str, run_id: str, executor_id: str) -> None:
         stats = await sink.flush(timeout=20)
         assert stats.lost == 0 and stats.rejected == 0
         assert await stream_count(nc.jetstream(), run_id) == len(run.events)
+        assert (await storage.latest(run_id)) is not None
         assert nc.is_connected and not nc.is_closed
         await bridge.aclose()
         await sink.aclose()

@@ -27,8 +27,12 @@ from . import _mapping as M
 from . import _subjects as S
 from ._connect import NatsConnectionError, connect
 from ._streams import (
+    AUDIT_STREAM,
+    DEFAULT_LIMITS,
     EDGES_BUCKET,
+    EVENTS_STREAM,
     EXECUTORS_BUCKET,
+    METRICS_STREAM,
     OUTPUTS_BUCKET,
     RUNS_BUCKET,
     STATE_BUCKET,
@@ -72,6 +76,7 @@ class SinkStats:
         return self.dropped + self.unsent
 
 
+MAX_TRIES = 5  # sends of one message JetStream never acknowledges while it answers others
 _RETRYABLE = (asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)
 
 
@@ -100,14 +105,17 @@ class NatsEventSink:
     counters; events it could not publish are in ``stats.unsent`` and warned about.
 
     Oversized events: an event whose message would exceed the server's
-    ``max_payload`` (read from the connection, 1 MiB by default) is published
+    ``max_payload`` (read from the connection, 1 MiB by default) or its stream's
+    ``max_msg_size`` (:class:`StreamLimits`) is published
     *truncated*: its largest fields are replaced by a
     ``"<truncated: N bytes over max_payload M> preview…"`` marker, the message
     carries the header ``Agentic-Truncated: <original bytes>``, it is counted in
     ``stats.truncated`` and a ``RuntimeWarning`` names the event and the limit.
     KV records too large for one message get a ``{"__truncated__": ...}`` body.
     The complete event stays in the run's local event log. The publisher never
-    blocks on such an event.
+    blocks on such an event. A message JetStream refuses, or never acknowledges
+    (``MAX_TRIES`` sends) while it answers other requests, is counted in
+    ``stats.rejected`` with a warning naming the subject, and skipped.
     ``on_unavailable="raise"`` (default) makes :meth:`start` fail with a clear
     error when nothing answers; ``"buffer"`` keeps the run going in-process and
     publishes once NATS comes up (up to ``max_buffer`` events).
@@ -191,6 +199,7 @@ class NatsEventSink:
         self._starting: asyncio.Task[None] | None = None
         self._start_error: BaseException | None = None
         self._max_payload = 1024 * 1024
+        self._limits: dict[str, int] = {}  # stream -> largest message it takes
         self._late: list[M.Op] = []  # run records saying "done": sent after the rest
         self._finishing: dict[str, Any] = {}  # terminal runs kept until their state is sent
         self._ids_seen: set[str] = set()
@@ -255,6 +264,13 @@ class NatsEventSink:
             for b in (RUNS_BUCKET, STATE_BUCKET, OUTPUTS_BUCKET, EDGES_BUCKET, EXECUTORS_BUCKET):
                 await ensure_bucket(js, b)
         self._max_payload = int(getattr(self._nc, "max_payload", 0) or self._max_payload)
+        merged = {**DEFAULT_LIMITS, **(self.stream_limits or {})}
+        self._limits = {
+            name: min(self._max_payload, lim.max_msg_size)
+            if lim.max_msg_size > 0
+            else self._max_payload
+            for name, lim in merged.items()
+        }
         self._js = js
         self._ready = True
 
@@ -485,9 +501,11 @@ class NatsEventSink:
         js = self._js
         todo = ops
         delay = 0.05
+        tries: dict[int, int] = {}  # id(op) -> unacknowledged sends while JetStream answered
         while todo:
             futures: list[Any] = []
             failed: list[M.Op] = []
+            acked = self._stats.messages
             for op in todo:
                 try:
                     fut = await js.publish_async(op[0], op[1], headers=op[2])
@@ -514,10 +532,40 @@ class NatsEventSink:
                         self._stats.messages += 1
             if failed:
                 self._stats.retries += 1
+                if self._stats.messages > acked or await self._jetstream_answers():
+                    failed = self._give_up_on_poison(failed, tries)
                 self._maybe_report()
-                await asyncio.sleep(delay)
-                delay = min(2.0, delay * 2)
+                if failed:
+                    await asyncio.sleep(delay)
+                    delay = min(2.0, delay * 2)
             todo = failed
+
+    async def _jetstream_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(1.0):
+                await self._js.account_info()
+        except Exception:
+            return False
+        return True
+
+    def _give_up_on_poison(self, failed: list[M.Op], tries: dict[int, int]) -> list[M.Op]:
+        """Ops never acknowledged while JetStream answers are refused, not retried forever
+        (nats-py gives no error for them: e.g. over a bucket's max_value_size)."""
+        keep: list[M.Op] = []
+        for op in failed:
+            n = tries[id(op)] = tries.get(id(op), 0) + 1
+            if n >= MAX_TRIES:
+                self._reject(
+                    op,
+                    TimeoutError(
+                        f"no acknowledgement after {n} sends while JetStream answered other "
+                        f"requests (does its stream or bucket refuse it, e.g. max_msg_size "
+                        f"or max_value_size?)"
+                    ),
+                )
+            else:
+                keep.append(op)
+        return keep
 
     def _reject(self, op: M.Op, exc: BaseException) -> None:
         """A message JetStream will never take: count and say why, never retry forever."""
@@ -560,10 +608,10 @@ class NatsEventSink:
             ops.extend(M.kv_ops(ev))
             M.executor_kv_note(ev, ctx)
             ops.extend(self._run_record_ops(ev))
-        limit = self._max_payload
         for i, op in enumerate(ops):
+            limit = self._limit_for(op[0])
             if M.op_size(op) > limit:
-                ops[i] = self._shrink(ev, op, first=i == 0)
+                ops[i] = self._shrink(ev, op, limit, first=i == 0)
         if self._ids_new:
             ops[:0] = self._ids_new
             self._ids_new = []
@@ -589,8 +637,18 @@ class NatsEventSink:
                 data = value.encode("utf-8", "surrogatepass")
                 self._ids_new.append((f"$KV.{S.IDS_BUCKET}.{token}", data, None))
 
-    def _shrink(self, ev: WorkflowEvent, op: M.Op, *, first: bool) -> M.Op:
-        limit = self._max_payload
+    def _limit_for(self, subject: str) -> int:
+        """The largest message ``subject``'s stream (or NATS itself, for KV) accepts."""
+        limits = self._limits
+        if subject.startswith("$KV.") or not limits:
+            return self._max_payload
+        if subject.startswith("agentic.audit."):
+            return limits.get(AUDIT_STREAM, self._max_payload)
+        if subject.startswith("agentic.metrics."):
+            return limits.get(METRICS_STREAM, self._max_payload)
+        return limits.get(EVENTS_STREAM, self._max_payload)
+
+    def _shrink(self, ev: WorkflowEvent, op: M.Op, limit: int, *, first: bool) -> M.Op:
         size = M.op_size(op)
         if first:
             self._stats.truncated += 1
@@ -599,8 +657,9 @@ class NatsEventSink:
             headers["Agentic-Truncated"] = str(len(op[1]))
             warnings.warn(
                 f"event {ev.type} #{ev.seq} (executor {ev.executor_id!r}) of run "
-                f"{ev.run_id[:200]!r} encodes to {size} bytes, more than this NATS server's "
-                f"max_payload of {limit} bytes: published truncated (fields {fields} replaced "
+                f"{ev.run_id[:200]!r} encodes to {size} bytes, more than the {limit} bytes "
+                f"this NATS server and stream take (max_payload {self._max_payload}, "
+                f"stream max_msg_size): published truncated (fields {fields} replaced "
                 f"by a marker); the full event stays in the run's local event log",
                 RuntimeWarning,
                 stacklevel=2,

@@ -146,3 +146,29 @@ async def test_run_record_says_completed_only_after_the_state_is_stored(nc: Any)
     assert result.status == "completed"
     assert seen and seen[0], "the run was reported completed before its state was stored"
     await other.close()
+
+
+async def test_stream_limits_truncate_and_refused_messages_never_stop_the_publisher(
+    nc: Any,
+) -> None:
+    from agentic_nb.nats import StreamLimits
+
+    js = nc.jetstream()
+    # A bucket made elsewhere with a small value limit: nats-py never reports the refusal
+    # of an async publish, the sink must still give up on it and go on.
+    await js.create_key_value(bucket="agentic_outputs", max_value_size=2000)
+    small = {"AGENTIC_EVENTS": StreamLimits(max_age=3600, max_bytes=-1, max_msg_size=4000)}
+    sink = await NatsEventSink(nc, stream_limits=small, ack_timeout=0.5).start()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        big = await _big_output_workflow(10_000).run("x", event_sinks=[sink])  # < max_payload
+        normal = await chain(5).run(0, event_sinks=[sink])
+        stats = await sink.flush(timeout=30)
+    assert big.status == normal.status == "completed"
+    assert stats.truncated == 1  # the event: over the stream's max_msg_size, not max_payload
+    assert stats.rejected == 1  # the output's KV value: over the bucket's max_value_size
+    messages = [str(w.message) for w in caught]
+    assert any("NATS refused the message on '$KV.agentic_outputs." in m for m in messages)
+    assert await stream_count(js, normal.run_id) == len(normal.events)
+    assert await stream_count(js, big.run_id) == len(big.events)
+    await sink.aclose()

@@ -540,10 +540,7 @@ async def runs(*, connection: Any = None, url: str | None = None, limit: int = 5
     nc = connection if connection is not None else await connect(url)
     try:
         kv = await ensure_bucket(nc.jetstream(), RUNS_BUCKET)
-        try:
-            keys = await kv.keys()
-        except Exception:  # NoKeysError: no run yet
-            keys = []
+        keys = await kv_keys(kv)  # server-side listing (nats-py's keys() can miss some)
         out: list[RunInfo] = []
         for k in keys:
             try:

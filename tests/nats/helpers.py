@@ -114,3 +114,17 @@ def ask_workflow(response_type: Any) -> Workflow:
         await ctx.yield_output(value)
 
     return WorkflowBuilder(name="ask", start=ask).build()
+
+
+try:  # pydantic comes with the dev and llm extras
+    from pydantic import BaseModel
+
+    @register_checkpoint_type
+    class Review(BaseModel):
+        """A pydantic answer: a typed form too."""
+
+        approve: bool
+        comment: str = ""
+
+except ImportError:  # pragma: no cover - the dev extra installs pydantic
+    Review = None  # type: ignore[assignment,misc]

@@ -10,7 +10,7 @@ import pytest
 from agentic_nb.nats import NatsEventSink, RequestBridge, connect, watch
 from agentic_nb.widgets import RequestCard
 
-from .helpers import Decision, ask_workflow
+from .helpers import Decision, Review, ask_workflow
 
 
 def _shape(card: RequestCard) -> dict[str, Any]:
@@ -26,7 +26,11 @@ def _shape(card: RequestCard) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("response_type", "expected"),
-    [(bool, True), (Decision, Decision(approved=True, note="", budget=0))],
+    [
+        (bool, True),
+        (Decision, Decision(approved=True, note="", budget=0)),
+        (Review, Review(approve=True, comment="")),
+    ],
 )
 async def test_remote_card_equals_local_and_answers(
     nc: Any, nats_server: Any, response_type: Any, expected: Any

@@ -374,7 +374,8 @@ class RemoteRun:
         keys = await kv_keys(kv, prefix + ">")
         for k in keys:
             entry = await kv.get(k)
-            state[S.decode_token(k[len(prefix) :])] = decode(json.loads(entry.value))
+            name = await S.resolve_token(k[len(prefix) :], connection=self.nc)
+            state[name] = decode(json.loads(entry.value))
         self._state = state
         return dict(state)
 
@@ -549,7 +550,7 @@ async def runs(*, connection: Any = None, url: str | None = None, limit: int = 5
                 continue
             out.append(
                 RunInfo(
-                    run_id=rec.get("run_id", S.decode_token(k)),
+                    run_id=rec["run_id"] if "run_id" in rec else S.decode_token(k),
                     workflow=rec.get("workflow", ""),
                     status=rec.get("status", "?"),
                     superstep=int(rec.get("superstep", 0)),

@@ -34,6 +34,16 @@ from .helpers import chain, stream_count
 LONG = "r" * 5000
 
 
+def _hashed(value: str) -> str:
+    """The token of ``value`` without registering it in this process's lookup."""
+    from agentic_nb.nats import _subjects
+
+    token = encode_token(value)
+    _subjects._long_tokens.pop(token, None)
+    _subjects._cache.pop(value, None)
+    return token
+
+
 @given(st.text(max_size=3000))
 def test_tokens_are_bounded_and_decodable(value: str) -> None:
     tok = encode_token(value)
@@ -75,6 +85,16 @@ async def test_a_5000_char_run_id_and_executor_id_keep_the_connection(nc: Any) -
     assert await resolve_token(encode_token(LONG), connection=other) == LONG
     remote = await watch(LONG, connection=other)
     assert remote.status == "completed" and remote.outputs == [1]
+    assert await remote.load_state() == {"e" * 5000: 1}
+    assert LONG in {i.run_id for i in await runs(connection=other)}
+    # As in a process that never saw these ids: only the agentic_ids lookup knows them.
+    from agentic_nb.nats import _subjects
+
+    _subjects._long_tokens.clear()
+    _subjects._cache.clear()
+    with pytest.raises(ValueError, match="resolve_token"):
+        decode_token(_hashed(LONG))
+    assert await resolve_token(_hashed(LONG), connection=other) == LONG
     assert await remote.load_state() == {"e" * 5000: 1}
     assert LONG in {i.run_id for i in await runs(connection=other)}
     await remote.aclose()

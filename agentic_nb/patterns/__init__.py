@@ -13,7 +13,15 @@ Example::
 from ._concurrent import ConcurrentBuilder, ParticipantResult
 from ._group_chat import GroupChatBuilder
 from ._handoff import Handoff, HandoffBuilder, handoff_tool_name
-from ._magentic import MagenticBuilder, MagenticPlan, MagenticStep
+from ._magentic import (
+    MagenticBuilder,
+    MagenticPlan,
+    MagenticPlanReview,
+    MagenticStall,
+    MagenticStep,
+    PlanReviewResponse,
+    plan_steps,
+)
 from ._selection import (
     GroupChatState,
     LLMSelector,
@@ -44,8 +52,11 @@ __all__ = [
     "LLMSelector",
     "MagenticBuilder",
     "MagenticPlan",
+    "MagenticPlanReview",
+    "MagenticStall",
     "MagenticStep",
     "ParticipantResult",
+    "PlanReviewResponse",
     "SequentialBuilder",
     "Termination",
     "all_of",
@@ -59,6 +70,7 @@ __all__ = [
     "max_rounds",
     "no_repeat",
     "no_repeat_selector",
+    "plan_steps",
     "round_robin",
     "round_robin_selector",
     "smart",

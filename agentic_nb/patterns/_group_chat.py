@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from agentic_nb.agents import AgentResponse
@@ -206,7 +207,12 @@ class _Speaker(Executor):
         response = await run_agent(self.agent, view_for(name, turn.conversation), ctx)
         conversation = [*turn.conversation, *visible(response, name)]
         await ctx.send_message(
-            Turn(conversation, turn.start, turn.round + 1, turn.usage + response.usage, turn.trail)
+            replace(
+                turn,
+                conversation=conversation,
+                round=turn.round + 1,
+                usage=turn.usage + response.usage,
+            )
         )
 
 
@@ -301,11 +307,19 @@ class GroupChatBuilder:
 
 
 def hub_workflow(
-    name: str, manager: Executor, participants: Sequence[Any], builder_options: dict[str, Any]
+    name: str,
+    manager: Executor,
+    participants: Sequence[Any],
+    builder_options: dict[str, Any],
+    *,
+    self_loop: bool = False,
 ) -> Workflow:
     """A manager executor linked both ways to one speaker per participant agent
-    (the shape of group chat and magentic)."""
+    (the shape of group chat and magentic); ``self_loop`` adds a manager -> manager
+    edge (a step of its own, e.g. waiting for a human's review)."""
     builder = WorkflowBuilder(name=name, start=manager, **builder_options)
+    if self_loop:
+        builder.add_edge(manager, manager)
     for agent in participants:
         speaker = _Speaker(agent)
         builder.add_edge(manager, speaker).add_edge(speaker, manager)

@@ -12,7 +12,7 @@ Example::
 
 from ._concurrent import ConcurrentBuilder, ParticipantResult
 from ._group_chat import GroupChatBuilder
-from ._handoff import Handoff, HandoffBuilder, handoff_tool_name
+from ._handoff import Handoff, HandoffBuilder, HandoffUserInput, UserReply, handoff_tool_name
 from ._magentic import (
     MagenticBuilder,
     MagenticPlan,
@@ -49,6 +49,7 @@ __all__ = [
     "GroupChatState",
     "Handoff",
     "HandoffBuilder",
+    "HandoffUserInput",
     "LLMSelector",
     "MagenticBuilder",
     "MagenticPlan",
@@ -59,6 +60,7 @@ __all__ = [
     "PlanReviewResponse",
     "SequentialBuilder",
     "Termination",
+    "UserReply",
     "all_of",
     "all_termination",
     "any_of",

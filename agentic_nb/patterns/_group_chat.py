@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -164,11 +165,11 @@ class _Manager(Executor):
         try:
             response = await self._ask(sel.agent, turn, ctx)
         except StructuredOutputError as exc:  # keep the model's own words
-            answer, choice = str(exc).partition("answer was ")[2] or str(exc), None
+            answer, choice = _model_words(exc), None
         else:
             answer, choice = response.text, response.value
         if isinstance(choice, dict):
-            if choice.get("finished") is True:
+            if choice.get("finished") is True and turn.round > 0:
                 await ctx.log("info", f"llm_selector: finished ({choice.get('reason', '')})")
                 return None
             picked = choice.get("next_speaker")
@@ -194,6 +195,16 @@ class _Manager(Executor):
         await ctx.yield_output(
             final_response(turn, self.workflow_name, "group_chat", reason, **metadata)
         )
+
+
+def _model_words(exc: StructuredOutputError) -> str:
+    """What the model said, from a structured-output error (``... answer was '<text>'``)."""
+    raw = exc.what.partition("answer was ")[2]
+    try:
+        said = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw or exc.what
+    return said if isinstance(said, str) else raw
 
 
 class _Speaker(Executor):

@@ -184,7 +184,8 @@ def llm_selector(
     ``{"next_speaker", "finished", "reason"}``. When the answer is not that JSON
     or names no participant, a plain-text answer naming exactly one participant
     is accepted; otherwise ``fallback(state)`` picks (default :func:`no_repeat`)
-    and a warning ``Log`` event says why. ``finished: true`` ends the chat.
+    and a warning ``Log`` event says why. ``finished: true`` ends the chat once
+    someone has answered (before the first answer it counts as no choice).
 
     Example::
 
@@ -323,10 +324,11 @@ class _Callable(Termination):
 
     async def fired(self, state: GroupChatState) -> str | None:
         done = await call(self.func, list(state.conversation))
-        return getattr(self.func, "__name__", "condition") if done else None
+        return repr(self) if done else None
 
     def __repr__(self) -> str:
-        return getattr(self.func, "__name__", repr(self.func))
+        name = getattr(self.func, "__name__", "")
+        return name if name and name != "<lambda>" else "condition"
 
 
 def as_termination(cond: Any) -> Termination:

@@ -239,3 +239,14 @@ def test_bad_selectors_and_conditions_are_rejected() -> None:
         llm_selector("gpt")
     with pytest.raises(TypeError, match="fallback must be a selector"):
         llm_selector(ScriptedChatClient([]), fallback=None)  # type: ignore[arg-type]
+
+
+async def test_llm_selector_finished_before_anyone_spoke_counts_as_no_choice() -> None:
+    r, w, c = trio()
+    selector = ScriptedChatClient([choice("", True), choice("", True)])
+    result = (
+        await GroupChatBuilder([r, w, c]).with_selection(llm_selector(selector)).build().run("t")
+    )
+    out = only_output(result)
+    assert said(out) == [("researcher", "r1")]
+    assert len(warnings(result)) == 1

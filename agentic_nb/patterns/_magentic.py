@@ -52,7 +52,7 @@ MANAGER_ID = "magentic_manager"
 
 _PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"steps": {"type": "array", "items": {"type": "string"}, "maxItems": 8}},
+    "properties": {"steps": {"type": "array", "items": {"type": "string"}}},
     "required": ["steps"],
     "additionalProperties": False,
 }

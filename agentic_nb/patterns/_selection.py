@@ -326,6 +326,13 @@ class _Callable(Termination):
         done = await call(self.func, list(state.conversation))
         return repr(self) if done else None
 
+    def check(self, state: GroupChatState) -> str | None:
+        done = self.func(list(state.conversation))
+        if hasattr(done, "__await__"):
+            done.close()
+            raise TypeError(f"{self!r} is async; use `await cond.check_async(state)`")
+        return repr(self) if done else None
+
     def __repr__(self) -> str:
         name = getattr(self.func, "__name__", "")
         return name if name and name != "<lambda>" else "condition"

@@ -4,6 +4,8 @@ Install with ``pip install 'agentic-nb[remote]'``.
 
 - :class:`MCPTools` — an MCP server's tools as agent tools (stdio, streamable HTTP,
   in-process); :func:`serve_mcp` — an agent or workflow as an MCP tool.
+- :func:`serve_agent` hosts an agent on NATS; :class:`NatsProxyAgent` calls it from
+  any process (streaming, cancel, timeouts).
 
 Example::
 
@@ -13,5 +15,25 @@ Example::
 """
 
 from ._mcp import MCPServerError, MCPTool, MCPToolError, MCPTools, serve_mcp
+from ._nats_agents import (
+    AgentHost,
+    AgentUnavailableError,
+    NatsProxyAgent,
+    RemoteAgentError,
+    agent_subject,
+    serve_agent,
+)
 
-__all__ = ["MCPServerError", "MCPTool", "MCPToolError", "MCPTools", "serve_mcp"]
+__all__ = [
+    "AgentHost",
+    "AgentUnavailableError",
+    "MCPServerError",
+    "MCPTool",
+    "MCPToolError",
+    "MCPTools",
+    "NatsProxyAgent",
+    "RemoteAgentError",
+    "agent_subject",
+    "serve_agent",
+    "serve_mcp",
+]

@@ -134,9 +134,7 @@ class AgentHost:
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await msg.respond(
-                    _dumps(
-                        {"ok": False, "error": f"malformed request to agent {self.name!r}: {exc}"}
-                    )
+                    _dumps({"ok": False, "error": f"malformed call to agent {self.name!r}: {exc}"})
                 )
             return
         await msg.respond(_dumps({"ok": True}))

@@ -32,6 +32,17 @@ from agentic_nb.llm import (
     Usage,
 )
 
+from ._background import (
+    BackgroundStatus,
+    BackgroundStore,
+    ContinuationToken,
+    FileBackgroundStore,
+    TokenError,
+    poll,
+    resume_stream,
+    set_default_background_store,
+    wait,
+)
 from ._base import Agent, BaseAgent
 from ._chat_agent import ChatAgent, tool_result_text
 from ._executor import AgentExecutor, AgentExecutorResponse
@@ -76,12 +87,16 @@ __all__ = [
     "AgentRunUpdate",
     "AgentThread",
     "AgentUsage",
+    "BackgroundStatus",
+    "BackgroundStore",
     "BaseAgent",
     "ChatAgent",
     "ChatMessage",
     "ChatMessageStore",
     "ChatReducer",
+    "ContinuationToken",
     "DataContent",
+    "FileBackgroundStore",
     "FunctionTool",
     "InMemoryChatMessageStore",
     "InMemoryMemoryProvider",
@@ -95,6 +110,7 @@ __all__ = [
     "SummarizingReducer",
     "TextContent",
     "TokenCountingReducer",
+    "TokenError",
     "ToolArgumentsError",
     "ToolCallContent",
     "ToolDefinitionError",
@@ -105,7 +121,11 @@ __all__ = [
     "group_units",
     "output_text",
     "parse_docstring",
+    "poll",
+    "resume_stream",
+    "set_default_background_store",
     "tool",
     "tool_result_text",
+    "wait",
     "workflow_as_agent",
 ]

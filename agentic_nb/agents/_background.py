@@ -248,6 +248,8 @@ def _store_for(token: ContinuationToken, store: BackgroundStore | None) -> Backg
         return known
     if token.store.startswith("file:"):
         return FileBackgroundStore(token.store[len("file:") :])
+    if _DEFAULT and _DEFAULT[0].location == token.store:
+        return _DEFAULT[0]
     raise TokenError(
         f"token {token.token_id!r} lives in {token.store!r}; pass that store, e.g. "
         f"poll(token, store=NatsBackgroundStore(connection))"

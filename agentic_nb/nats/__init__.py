@@ -25,6 +25,7 @@ Example::
     ('completed', ['HI'])
 """
 
+from ._background import NatsBackgroundStore
 from ._checkpoint import NatsKvCheckpointStorage
 from ._connect import NatsConnectionError, connect
 from ._memory import NatsKvMemoryProvider
@@ -39,6 +40,7 @@ from ._watch import RemoteEvent, RemoteRun, RemoteWorkflow, RunInfo, runs, watch
 __all__ = [
     "EventsDropped",
     "LocalNatsServer",
+    "NatsBackgroundStore",
     "NatsConnectionError",
     "NatsEventSink",
     "NatsKvChatMessageStore",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -45,6 +46,8 @@ from agentic_nb.agents import (
 from agentic_nb.llm import ChatMessage, as_messages
 
 __all__ = ["A2AAgent", "A2AError", "A2AServer", "serve_a2a"]
+
+_SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 #: Thread metadata keys used to continue a remote conversation.
 CONTEXT_KEY = "a2a_context_id"
@@ -98,6 +101,8 @@ class A2AAgent(BaseAgent):
             description=description or (card.description if card is not None else ""),
         )
         self._named = label is not None
+        self._explicit_id = id is not None
+        self._http: Any = None
         self.timeout = timeout
         self.idle_timeout = idle_timeout
 
@@ -118,9 +123,15 @@ class A2AAgent(BaseAgent):
         if self._client is not None:
             return self
         client_mod = require("a2a.client", "remote")
+        httpx = require("httpx", "remote")
+        # Our own timeouts govern the call (idle_timeout between chunks, timeout overall);
+        # the HTTP client only bounds connecting, so a slow model is not cut mid-stream.
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0))
+        config = client_mod.ClientConfig(httpx_client=self._http)
         try:
             self._client = await asyncio.wait_for(
-                client_mod.create_client(self._source), timeout=self.idle_timeout or 60
+                client_mod.create_client(self._source, client_config=config),
+                timeout=self.idle_timeout or 60,
             )
         except TimeoutError:
             raise A2AError(
@@ -136,6 +147,8 @@ class A2AAgent(BaseAgent):
             self._card = getattr(self._client, "_card", None) or await self._fetch_card()
         if not self._named and self._card is not None and self._card.name:
             self._name = self._card.name
+            if not self._explicit_id and self._executor is None:
+                self._id = _SAFE_ID.sub("_", self._card.name)
             self.description = self.description or self._card.description
         return self
 
@@ -145,10 +158,15 @@ class A2AAgent(BaseAgent):
         return None
 
     async def aclose(self) -> None:
+        """Close the connection to the remote agent."""
         if self._client is not None:
             client, self._client = self._client, None
             with contextlib.suppress(Exception):
                 await client.close()
+        if self._http is not None:
+            http, self._http = self._http, None
+            with contextlib.suppress(Exception):
+                await http.aclose()
 
     async def _updates(
         self, messages: Any, *, thread: AgentThread | None, stream: bool, **options: Any

@@ -139,6 +139,7 @@ async def test_a2a_agent_runs_and_streams_against_an_sdk_server() -> None:
         response = await agent.run("hello big world")
         assert response.text == "HELLO BIG WORLD"
         assert agent.name == "sdk-agent"  # taken from the agent card
+        assert agent.id == "sdk-agent"  # and so is the executor id
         chunks = [u async for u in agent.run_stream("one two")]
         assert [u.text for u in chunks if not u.done] == ["one", "two"]
         assert chunks[-1].done and chunks[-1].response is not None

@@ -32,6 +32,17 @@ from agentic_nb.llm import (
     Usage,
 )
 
+from ._background import (
+    BackgroundStatus,
+    BackgroundStore,
+    ContinuationToken,
+    FileBackgroundStore,
+    TokenError,
+    poll,
+    resume_stream,
+    set_default_background_store,
+    wait,
+)
 from ._base import Agent, BaseAgent
 from ._chat_agent import ChatAgent, tool_result_text
 from ._executor import AgentExecutor, AgentExecutorResponse
@@ -87,12 +98,16 @@ __all__ = [
     "AgentRunUpdate",
     "AgentThread",
     "AgentUsage",
+    "BackgroundStatus",
+    "BackgroundStore",
     "BaseAgent",
     "ChatAgent",
     "ChatMessage",
     "ChatMessageStore",
     "ChatReducer",
+    "ContinuationToken",
     "DataContent",
+    "FileBackgroundStore",
     "FunctionTool",
     "InMemoryChatMessageStore",
     "InMemoryMemoryProvider",
@@ -107,6 +122,7 @@ __all__ = [
     "SummarizingReducer",
     "TextContent",
     "TokenCountingReducer",
+    "TokenError",
     "ToolArgumentsError",
     "ToolCallContent",
     "ToolDefinitionError",
@@ -122,8 +138,12 @@ __all__ = [
     "merge_memories",
     "output_text",
     "parse_docstring",
+    "poll",
     "rank_memories",
+    "resume_stream",
+    "set_default_background_store",
     "tool",
     "tool_result_text",
+    "wait",
     "workflow_as_agent",
 ]

@@ -14,13 +14,14 @@ import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
 
 from ._thread import AgentThread
 from ._tools import FunctionTool
 from ._types import AgentResponse, AgentRunUpdate
 
 if TYPE_CHECKING:
+    from ._background import ContinuationToken
     from ._executor import AgentExecutor
 
 
@@ -89,10 +90,42 @@ class BaseAgent(ABC):
     def tools(self) -> Sequence[FunctionTool]:
         return ()
 
+    @overload
     async def run(
-        self, messages: Any = None, *, thread: AgentThread | None = None, **options: Any
-    ) -> AgentResponse:
-        """Run to completion and return the :class:`AgentResponse`."""
+        self,
+        messages: Any = None,
+        *,
+        thread: AgentThread | None = None,
+        background: Literal[False] = False,
+        **options: Any,
+    ) -> AgentResponse: ...
+    @overload
+    async def run(
+        self,
+        messages: Any = None,
+        *,
+        thread: AgentThread | None = None,
+        background: Literal[True],
+        **options: Any,
+    ) -> ContinuationToken: ...
+    async def run(
+        self,
+        messages: Any = None,
+        *,
+        thread: AgentThread | None = None,
+        background: bool = False,
+        **options: Any,
+    ) -> AgentResponse | ContinuationToken:
+        """Run to completion and return the :class:`AgentResponse`.
+
+        With ``background=True`` return a :class:`ContinuationToken` at once instead
+        (``background_store=`` picks the store; see ``agentic_nb.agents.poll``).
+        """
+        if background:
+            from ._background import start_background
+
+            store = options.pop("background_store", None)
+            return await start_background(self, messages, thread=thread, store=store, **options)
         final: AgentResponse | None = None
         async for update in self._updates(messages, thread=thread, stream=False, **options):
             if update.done:

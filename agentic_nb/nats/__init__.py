@@ -25,6 +25,7 @@ Example::
     ('completed', ['HI'])
 """
 
+from ._background import NatsBackgroundStore
 from ._checkpoint import NatsKvCheckpointStorage
 from ._connect import NatsConnectionError, connect
 from ._memory import NatsKvMemoryProvider
@@ -40,6 +41,7 @@ __all__ = [
     "MAX_TOKEN",
     "EventsDropped",
     "LocalNatsServer",
+    "NatsBackgroundStore",
     "NatsConnectionError",
     "NatsEventSink",
     "NatsKvChatMessageStore",

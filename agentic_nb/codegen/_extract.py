@@ -111,7 +111,7 @@ def default_path(role: str, language: str = "typescript", task_name: str = "") -
     stem = task_slug(task_name)
     if language == "python":
         return {
-            "types": "src/types.py",
+            "types": f"src/{stem}_types.py",
             "impl": f"src/{stem}.py",
             "tests": f"tests/test_{stem}.py",
         }.get(role, f"src/{stem}.py")

@@ -130,5 +130,5 @@ def test_inline_backticks_in_prose_do_not_open_blocks() -> None:
 
 def test_helpers() -> None:
     assert task_slug("Retry with back-off!") == "retry_with_back_off"
-    assert default_path("types", "python") == "src/types.py"
+    assert default_path("types", "python", "q") == "src/q_types.py"
     assert default_path("unknown-role", "typescript", "x") == "src/x.ts"

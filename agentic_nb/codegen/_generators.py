@@ -171,8 +171,12 @@ def build_prompt(
     patterns: Sequence[FixPattern] = (),
     failed_patterns: Sequence[FixPattern] = (),
     previous_errors: Sequence[str] = (),
+    candidate: tuple[int, int] | None = None,
 ) -> str:
-    """The user message of a generator (header lines, context, then ``FEEDBACK:``)."""
+    """The user message of a generator (header lines, context, then ``FEEDBACK:``).
+
+    ``candidate=(i, n)`` adds a ``CANDIDATE: i/n`` header line (best-of-N).
+    """
     lang = language or task.language
     name = task.name or task_slug(task.description)
     parts = [
@@ -180,6 +184,7 @@ def build_prompt(
         f"TASK: {task.name or _first_line(task.description)}",
         f"LANGUAGE: {lang}",
         f"ATTEMPT: {attempt}",
+        *([f"CANDIDATE: {candidate[0]}/{candidate[1]}"] if candidate else []),
         "",
         "Task:",
         task.description.strip(),
@@ -308,6 +313,7 @@ class CodeGenerator(Executor):
         feedback: Feedback | None = None,
         previous_errors: Sequence[str] = (),
         attempt: int = 1,
+        candidate: tuple[int, int] | None = None,
     ) -> Generation:
         """Ask the model once and extract the files (usable outside a workflow too)."""
         good, bad = await self._patterns(feedback)
@@ -322,6 +328,7 @@ class CodeGenerator(Executor):
             patterns=good,
             failed_patterns=bad,
             previous_errors=previous_errors,
+            candidate=candidate,
         )
         text, usage = await self._call(prompt)
         name = task.name or task_slug(task.description)

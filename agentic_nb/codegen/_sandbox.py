@@ -516,9 +516,18 @@ class Sandbox:
                 if blocked is not None and blocked not in hidden:
                     hidden.add(blocked)
                     argv += ["--tmpfs", str(blocked)]
+            made: set[Path] = set()
             for p in self._visible_paths():
-                if _blocked_ancestor(p) is not None or any(p.is_relative_to(h) for h in hidden):
-                    argv += ["--ro-bind", str(p), str(p)]
+                under = [h for h in hidden if p.is_relative_to(h)]
+                if not under:
+                    continue
+                # bwrap would create the missing parents 0700 (root only): make them 0755.
+                for parent in reversed(p.parents):
+                    if parent.is_relative_to(under[0]) and parent != under[0]:
+                        if parent not in made:
+                            made.add(parent)
+                            argv += ["--perms", "0755", "--dir", str(parent)]
+                argv += ["--ro-bind", str(p), str(p)]
         argv += ["--bind", str(proj.path), str(proj.path), "--chdir", str(proj.path)]
         return [*argv, "--"]
 

@@ -451,8 +451,9 @@ def codegen_workflow(
 
     Example::
 
-        >>> from agentic_nb.codegen import SimulatedCoder, codegen_workflow
-        >>> wf = codegen_workflow(client=SimulatedCoder(seed=1))
+        >>> from agentic_nb.codegen import codegen_workflow
+        >>> from agentic_nb.llm import ScriptedChatClient
+        >>> wf = codegen_workflow(client=ScriptedChatClient())
         >>> [e.id for e in wf.executors][:4]
         ['task', 'type_gen', 'test_gen', 'impl_gen']
     """

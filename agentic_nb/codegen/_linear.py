@@ -10,8 +10,9 @@ repeated error — it retries until ``max_attempts``.
 
 Example::
 
-    >>> from agentic_nb.codegen import SimulatedCoder, linear_codegen
-    >>> [e.id for e in linear_codegen(SimulatedCoder()).executors]
+    >>> from agentic_nb.codegen import linear_codegen
+    >>> from agentic_nb.llm import ScriptedChatClient
+    >>> [e.id for e in linear_codegen(ScriptedChatClient()).executors]
     ['task', 'coder', 'assembler', 'compile_val', 'feedback', 'test_val', 'finish']
 """
 

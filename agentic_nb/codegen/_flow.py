@@ -21,6 +21,7 @@ artifacts) lives in the run's shared state, so a run checkpoints and resumes mid
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +46,7 @@ from ._generators import (
     Feedback,
     feedback_lines,
 )
-from ._patterns import PatternMemory, learn_from
+from ._patterns import NatsPatternMemory, PatternMemory, learn_from
 from ._types import LANGUAGES, CodeBundle, CodeTask, GeneratedProject, ValidationResult
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "ReviewRequest",
     "Stop",
     "TaskIntake",
+    "as_pattern_memory",
     "codegen_workflow",
     "default_validators",
 ]
@@ -412,6 +414,29 @@ def _for_role(role: str) -> Any:
     return pred
 
 
+def as_pattern_memory(value: Any) -> PatternMemory:
+    """A :class:`PatternMemory` from ``None`` (a new in-memory one), a JSON file path, a
+    NATS connection (:class:`NatsPatternMemory`) or a pattern memory itself.
+
+    Example::
+
+        >>> as_pattern_memory(None)
+        PatternMemory(memory)
+    """
+    if value is None:
+        return PatternMemory()
+    if isinstance(value, PatternMemory):
+        return value
+    if isinstance(value, str | os.PathLike):
+        return PatternMemory(value)
+    if callable(getattr(value, "jetstream", None)):
+        return NatsPatternMemory(value)
+    raise TypeError(
+        f"pattern_memory must be a PatternMemory, a JSON file path or a NATS connection, "
+        f"got {type(value).__name__}"
+    )
+
+
 def _check_common(client: Any, language: str, max_attempts: int) -> None:
     if client is None:
         raise ValueError(
@@ -434,7 +459,7 @@ def codegen_workflow(
     sandbox: Any = None,
     toolchain: Any = None,
     checkpoint_storage: Any = None,
-    pattern_memory: PatternMemory | None = None,
+    pattern_memory: Any = None,
     *,
     repeat_limit: int | None = 2,
     validators: Sequence[Any] | None = None,
@@ -448,6 +473,10 @@ def codegen_workflow(
     implementation generator by an :class:`Arbiter` (N candidates per attempt).
     ``validators`` overrides the compile and test validators (default: the
     language's ``CompileValidator`` and ``TestValidator`` in ``sandbox``).
+    ``pattern_memory`` is a :class:`PatternMemory`, a JSON file path or a NATS
+    connection (default: a new in-memory one, shared by the runs of this workflow).
+    ``repeat_limit`` is how many times in a row one fingerprint may fail before the
+    loop escalates or stops (``None``: never early).
 
     Example::
 
@@ -465,6 +494,7 @@ def codegen_workflow(
     if best_of < 1:
         raise ValueError(f"best_of must be >= 1, got {best_of}")
     compile_val, test_val = _validators(validators, language, toolchain, sandbox)
+    pattern_memory = as_pattern_memory(pattern_memory)
     intake = TaskIntake(language)
     type_gen = CodeGenerator("types", client, language=language, pattern_memory=pattern_memory)
     test_gen = CodeGenerator("tests", client, language=language, pattern_memory=pattern_memory)

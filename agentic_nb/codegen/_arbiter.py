@@ -104,7 +104,9 @@ class Arbiter(CodeGenerator):
     concurrently with ``checks`` (e.g. ``[compile_validator.check, test_validator.check]``)
     and sends the winner on as the implementation artifact. ``parallel`` bounds how
     many validations run at once (``None``: all). Every candidate is reported in a
-    ``Custom`` event named ``"arbiter"``.
+    ``Custom`` event named ``"arbiter"``. With ``n=1`` it is a plain generator until
+    a :class:`Feedback` asks for ``candidates > 1`` (the flow's escalation when an
+    error comes back after a fix).
 
     Example::
 
@@ -131,6 +133,8 @@ class Arbiter(CodeGenerator):
             raise ValueError(f"Arbiter {id!r}: n must be >= 1 candidates, got {n}")
         super().__init__(role, agent_or_client, id, language=language, **kwargs)
         self.n = n
+        # With n == 1 it is a plain generator until feedback asks for candidates.
+        self.kind = ExecutorKind.ORCHESTRATOR if n > 1 else ExecutorKind.WORKER
         self.checks = list(checks)
         self.parallel = parallel
         self.fingerprinter = ErrorFingerprinter()
@@ -144,8 +148,10 @@ class Arbiter(CodeGenerator):
         previous: CodeArtifact | None = None,
         previous_errors: Sequence[str] = (),
         attempt: int = 1,
+        n: int | None = None,
     ) -> tuple[list[Candidate], Usage]:
-        """Generate ``n`` candidates in parallel and validate them concurrently."""
+        """Generate ``n`` candidates (default ``self.n``) at once and validate them concurrently."""
+        n = n or self.n
         upstream = {r: a for r, a in others.items() if r != self.role}
         gens = await asyncio.gather(
             *(
@@ -156,15 +162,15 @@ class Arbiter(CodeGenerator):
                     feedback=feedback,
                     previous_errors=previous_errors,
                     attempt=attempt,
-                    candidate=(i + 1, self.n),
+                    candidate=(i + 1, n),
                 )
-                for i in range(self.n)
+                for i in range(n)
             )
         )
         usage = Usage(0, 0)
         for g in gens:
             usage = usage + g.usage
-        limit = asyncio.Semaphore(self.parallel or self.n)
+        limit = asyncio.Semaphore(self.parallel or n)
 
         async def check(i: int, art: CodeArtifact) -> Candidate:
             art.producer = f"{self.id}#{i}"
@@ -192,6 +198,10 @@ class Arbiter(CodeGenerator):
         upstream: dict[str, CodeArtifact],
         feedback: Feedback | None = None,
     ) -> None:
+        n = max(self.n, feedback.candidates if feedback is not None else 1)
+        if n == 1:  # a plain generator this time
+            await super()._run(task, ctx, upstream=upstream, feedback=feedback)
+            return
         key = f"codegen.attempts.{self.id}"
         attempt = int(ctx.get_state(key, 0)) + 1
         others = dict(upstream)
@@ -209,9 +219,10 @@ class Arbiter(CodeGenerator):
             previous=previous,
             previous_errors=[str(e) for e in ctx.previous_errors],
             attempt=attempt,
+            n=n,
         )
         best = pick_best(found)
-        await record_usage(ctx, self.id, usage, calls=self.n)
+        await record_usage(ctx, self.id, usage, calls=n)
         runs_key = USAGE_KEY.format(executor=self.id)
         cur = dict(ctx.get_state(runs_key, {}) or {})
         cur["validator_runs"] = int(cur.get("validator_runs", 0)) + sum(c.runs for c in found)

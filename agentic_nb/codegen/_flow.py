@@ -170,9 +170,10 @@ class FeedbackRouter(Executor):
     - A fingerprint failing ``repeat_limit`` times in a row (after feedback named it)
       escalates: first to the tests generator when it is a failing test the
       implementation could not fix (the test may contradict the task); then to a human
-      (``request_info`` with a :class:`ReviewRequest`) when ``human_review``; else the
-      loop stops early with a reason naming the fingerprint. ``repeat_limit=None``
-      never stops early (the linear baseline).
+      (``request_info`` with a :class:`ReviewRequest`) when ``human_review``; else, once,
+      to best-of-``escalate_best_of`` implementation candidates; when it still comes
+      back the loop stops early with a reason naming the fingerprint.
+      ``repeat_limit=None`` never stops early (the linear baseline).
     - ``roles`` are the generator roles present (``("all",)`` for one generator).
     """
 
@@ -187,8 +188,10 @@ class FeedbackRouter(Executor):
         human_review: bool = False,
         roles: Sequence[str] = ("types", "impl", "tests"),
         pattern_memory: PatternMemory | None = None,
+        escalate_best_of: int = 0,
     ) -> None:
         super().__init__(id)
+        self.escalate_best_of = escalate_best_of
         if max_attempts < 1:
             raise ValueError(f"{id}: max_attempts must be >= 1, got {max_attempts}")
         if repeat_limit is not None and repeat_limit < 2:
@@ -249,6 +252,7 @@ class FeedbackRouter(Executor):
                 if fp not in extract and _streak(fp, history) + 1 >= self.repeat_limit
             ]
         stop: str = ""
+        candidates = 1
         if attempt >= self.max_attempts:
             stop = (
                 f"max_attempts={self.max_attempts} reached without passing; last failure "
@@ -276,6 +280,18 @@ class FeedbackRouter(Executor):
                             f"{self.id}: the reviewer chose role {role!r}; roles are {self.roles}"
                         )
                     note = f"a human reviewer says: {decision.hint}" if decision.hint else note
+            elif (
+                self.escalate_best_of > 1
+                and role == "impl"
+                and not any(
+                    s.get("candidates", 1) > 1 and set(s["fps"]) & set(repeated) for s in sent
+                )
+            ):
+                candidates = self.escalate_best_of
+                note = (
+                    f"this error came back after a fix: {candidates} candidates are generated "
+                    f"and the best one is kept"
+                )
             else:
                 first = next(
                     (str(d) for d in result.diagnostics if d.fingerprint == repeated[0]),
@@ -295,9 +311,11 @@ class FeedbackRouter(Executor):
             result.reason = stop
             await ctx.send_message(Stop(stop, result))
             return
-        sent.append({"role": role, "fps": result.fingerprints, "attempt": attempt})
+        sent.append(
+            {"role": role, "fps": result.fingerprints, "attempt": attempt, "candidates": candidates}
+        )
         await ctx.set_state(SENT_KEY, sent)
-        await ctx.send_message(Feedback(role, result, attempt, note))
+        await ctx.send_message(Feedback(role, result, attempt, note, candidates))
 
 
 def _summary(result: ValidationResult) -> str:
@@ -462,6 +480,7 @@ def codegen_workflow(
     pattern_memory: Any = None,
     *,
     repeat_limit: int | None = 2,
+    escalate_best_of: int = 3,
     validators: Sequence[Any] | None = None,
     name: str = "codegen",
 ) -> Workflow:
@@ -476,7 +495,8 @@ def codegen_workflow(
     ``pattern_memory`` is a :class:`PatternMemory`, a JSON file path or a NATS
     connection (default: a new in-memory one, shared by the runs of this workflow).
     ``repeat_limit`` is how many times in a row one fingerprint may fail before the
-    loop escalates or stops (``None``: never early).
+    loop escalates or stops (``None``: never early); ``escalate_best_of`` is the number
+    of implementation candidates of the one escalation before stopping (``0``: none).
 
     Example::
 
@@ -499,7 +519,7 @@ def codegen_workflow(
     type_gen = CodeGenerator("types", client, language=language, pattern_memory=pattern_memory)
     test_gen = CodeGenerator("tests", client, language=language, pattern_memory=pattern_memory)
     impl_gen: CodeGenerator
-    if best_of > 1:
+    if best_of > 1 or escalate_best_of > 1:
         impl_gen = Arbiter(
             client,
             n=best_of,
@@ -515,6 +535,7 @@ def codegen_workflow(
         repeat_limit=repeat_limit,
         human_review=human_review,
         pattern_memory=pattern_memory,
+        escalate_best_of=escalate_best_of,
     )
     finish = ProjectFinisher(
         generators=[type_gen.id, test_gen.id, impl_gen.id], pattern_memory=pattern_memory

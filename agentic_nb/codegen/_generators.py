@@ -94,13 +94,16 @@ class Feedback:
     """A failed validation sent back to the generator of one role.
 
     ``note`` says why this role was chosen (e.g. the tests themselves look wrong) or
-    carries a human reviewer's hint.
+    carries a human reviewer's hint. ``candidates > 1`` asks a best-of-N step
+    (:class:`~agentic_nb.codegen.Arbiter`) for that many candidates this time (the
+    flow's escalation when an error came back after a fix).
     """
 
     role: str
     validation: ValidationResult
     attempt: int = 1
     note: str = ""
+    candidates: int = 1
 
 
 def _first_line(text: str, limit: int = 80) -> str:

@@ -157,12 +157,39 @@ def test_a_repeated_fingerprint_stops_the_loop_early(
     ts_validators: Callable[[], list[Any]],
 ) -> None:
     client = role_client({"types": [TYPES], "tests": [TESTS], "impl": [IMPL_TYPE_ERROR] * 4})
-    wf = codegen_workflow(client=client, validators=ts_validators(), max_attempts=4)
+    wf = codegen_workflow(
+        client=client, validators=ts_validators(), max_attempts=4, escalate_best_of=0
+    )
     project = _project(wf.run_sync(TASK))
     assert not project.passed and project.attempts == 2
     assert "stopped early at attempt 2 of 4" in project.reason
     assert project.history[0].fingerprints[0] in project.reason
     assert len(_prompts(client, "impl")) == 2  # never a third, endless try
+
+
+def test_a_repeated_error_escalates_to_best_of_n_once_then_stops(
+    ts_validators: Callable[[], list[Any]],
+) -> None:
+    client = role_client({"types": [TYPES], "tests": [TESTS], "impl": [IMPL_TYPE_ERROR] * 5})
+    wf = codegen_workflow(client=client, validators=ts_validators(), max_attempts=4)
+    project = _project(wf.run_sync(TASK))
+    assert not project.passed and project.attempts == 3
+    assert "stopped early at attempt 3 of 4" in project.reason
+    prompts = _prompts(client, "impl")
+    assert len(prompts) == 1 + 1 + 3
+    assert all(f"CANDIDATE: {i}/3" in prompts[1 + i] for i in (1, 2, 3))
+    assert "NOTE: this error came back after a fix: 3 candidates" in prompts[2]
+
+
+def test_the_best_of_n_escalation_can_repair(ts_validators: Callable[[], list[Any]]) -> None:
+    def by_candidate(request: Any) -> str:
+        return IMPL if "CANDIDATE: 2/3" in request.messages[-1].text else IMPL_TYPE_ERROR
+
+    impl = [IMPL_TYPE_ERROR, IMPL_TYPE_ERROR, by_candidate, by_candidate, by_candidate]
+    client = role_client({"types": [TYPES], "tests": [TESTS], "impl": impl})
+    project = _project(codegen_workflow(client=client, validators=ts_validators()).run_sync(TASK))
+    assert project.passed and project.attempts == 3
+    assert project.stats["model_calls"] == 2 + 5
 
 
 def test_human_review_is_asked_when_an_error_repeats(

@@ -53,9 +53,12 @@ from ._flow import (
     codegen_workflow,
 )
 from ._generators import CodeAssembler, CodeGenerator, Feedback, build_prompt, feedback_lines
+from ._library import get_task, task_library
 from ._linear import linear_codegen
 from ._patterns import FixPattern, NatsPatternMemory, PatternMemory
 from ._sandbox import Sandbox, SandboxResult, SandboxUnavailableError
+from ._simulated import SimulatedCoder
+from ._toolchain import PythonToolchain, ToolchainMissingError, TypeScriptToolchain
 from ._types import (
     CodeArtifact,
     CodeBundle,
@@ -65,6 +68,7 @@ from ._types import (
     TestFailure,
     ValidationResult,
 )
+from ._validators import CompileValidator, LintValidator, TestValidator
 
 __all__ = [
     "Arbiter",
@@ -74,6 +78,7 @@ __all__ = [
     "CodeBundle",
     "CodeGenerator",
     "CodeTask",
+    "CompileValidator",
     "Diagnostic",
     "ErrorFingerprinter",
     "Extraction",
@@ -81,17 +86,23 @@ __all__ = [
     "FeedbackRouter",
     "FixPattern",
     "GeneratedProject",
+    "LintValidator",
     "NatsPatternMemory",
     "PatternMemory",
     "ProjectFinisher",
+    "PythonToolchain",
     "ReviewDecision",
     "ReviewRequest",
     "Sandbox",
     "SandboxResult",
     "SandboxUnavailableError",
+    "SimulatedCoder",
     "Stop",
     "TaskIntake",
     "TestFailure",
+    "TestValidator",
+    "ToolchainMissingError",
+    "TypeScriptToolchain",
     "ValidationResult",
     "build_prompt",
     "codegen_workflow",
@@ -100,8 +111,10 @@ __all__ = [
     "feedback_lines",
     "fingerprint_diagnostic",
     "fingerprint_failure",
+    "get_task",
     "linear_codegen",
     "mask_message",
     "normalize_path",
     "pick_best",
+    "task_library",
 ]

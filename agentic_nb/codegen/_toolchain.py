@@ -250,7 +250,7 @@ class TypeScriptToolchain(Toolchain):
                 "forceConsistentCasingInFileNames": True,
                 "rootDir": ".",
                 "outDir": "dist",
-                "types": ["jest"],
+                "types": ["jest", "node"],
                 "typeRoots": [str(self.node_modules / "@types")],
                 "noEmitOnError": False,
             },

@@ -580,6 +580,7 @@ class LintValidator(_Validator):
     """
 
     default_id = "lint_val"
+    RUFF_RULES = ("E4", "E7", "E9", "F", "B")
     TS_FLAGS = (
         "--noUnusedLocals",
         "--noUnusedParameters",
@@ -649,6 +650,7 @@ class LintValidator(_Validator):
             found,
             "check",
             "--isolated",
+            f"--select={','.join(self.RUFF_RULES)}",
             "--output-format=concise",
             "--no-cache",
             "--quiet",

@@ -41,6 +41,7 @@ def test_versions_are_pinned_by_the_committed_lockfile() -> None:
     pkg = json.loads((SPEC / "package.json").read_text())
     deps = pkg["devDependencies"]
     assert deps["typescript"] == "7.0.2"
+    assert deps["@types/node"].startswith("20.")  # the node on this machine
     assert deps["jest"].startswith("30.")
     assert "@types/jest" in deps
     lock = json.loads((SPEC / "package-lock.json").read_text())

@@ -374,9 +374,8 @@ def _named(m: Mistake, feedback: str) -> bool:
         return False
     if m.kind == "type_error":
         base = m.file.rsplit("/", 1)[-1]
-        return any(
-            base in line and any(d in line for d in m.detect) for line in feedback.splitlines()
-        )
+        codes = {c for d in m.detect for c in (d, d.strip("[]"))}  # mypy: "[arg-type]" / "arg-type"
+        return any(base in line and any(c in line for c in codes) for line in feedback.splitlines())
     words = {w.replace("_", " ").lower() for w in m.detect}
     flat = feedback.replace("_", " ").lower()
     return any(w in flat for w in words)

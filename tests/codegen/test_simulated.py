@@ -174,3 +174,13 @@ def test_simulation_prompt_protocol() -> None:
         "tokenize reads decimal numbers",
     ]
     assert parse_prompt("ROLE: all").roles == ("types", "impl", "tests")
+
+
+async def test_simulation_recognises_a_mypy_code_with_or_without_brackets() -> None:
+    for code in ("[arg-type]", "arg-type"):
+        coder = SimulatedCoder(mistake_rates=ALL, repair_rate=1.0, regression_factor=0.0)
+        await coder.get_response(
+            "ROLE: impl\nTASK: rpn_calculator\nFEEDBACK:\n"
+            f"src/rpn_calculator.py(20,30): mypy {code}: Argument 1 has incompatible type [fp:1]"
+        )
+        assert "rpn_calculator#0:type_error" in coder.answers[-1].repaired

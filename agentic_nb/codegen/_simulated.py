@@ -30,7 +30,8 @@ kind             what it does                                 default rate
 ``bad_test``     a generated test contradicts the task        0.20
 ================ ============================================ ==============
 
-Each applicable mistake is drawn independently for every answer. When the FEEDBACK
+Each applicable mistake is drawn independently for every answer (a mistake in the types
+file is drawn at half its kind's rate: its ``rate_scale`` in the library is 0.5). When the FEEDBACK
 names a mistake (its file and compiler code such as ``TS2322`` / ``[return-value]``, or
 the failing test's name), it is repaired with probability ``repair_rate`` (0.8) and
 kept otherwise; a mistake whose code is shown in the prompt and not named is kept (the
@@ -319,7 +320,7 @@ class SimulatedCoder(ChatClient):
             elif prompt.feedback and m.replace.strip() and m.replace.strip() in everything:
                 keep = True
             else:
-                rate = self.mistake_rates[m.kind]
+                rate = self.mistake_rates[m.kind] * m.rate_scale
                 keep = roll < (rate * self.regression_factor if prompt.feedback else rate)
             if keep:
                 try:
@@ -373,7 +374,7 @@ def _named(m: Mistake, feedback: str) -> bool:
     if not feedback:
         return False
     if m.kind == "type_error":
-        base = m.file.rsplit("/", 1)[-1]
+        base = m.reported_in.rsplit("/", 1)[-1]
         codes = {c for d in m.detect for c in (d, d.strip("[]"))}  # mypy: "[arg-type]" / "arg-type"
         return any(base in line and any(c in line for c in codes) for line in feedback.splitlines())
     words = {w.replace("_", " ").lower() for w in m.detect}

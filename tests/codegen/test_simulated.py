@@ -184,3 +184,19 @@ async def test_simulation_recognises_a_mypy_code_with_or_without_brackets() -> N
             f"src/rpn_calculator.py(20,30): mypy {code}: Argument 1 has incompatible type [fp:1]"
         )
         assert "rpn_calculator#0:type_error" in coder.answers[-1].repaired
+
+
+async def test_simulation_types_mistakes_are_reported_in_the_code_that_uses_them() -> None:
+    rates = {**NONE, "type_error": 1.0}
+    hits = 0
+    for seed in range(40):  # drawn at rate_scale 0.5 x the type-error rate
+        c = SimulatedCoder(seed=seed, mistake_rates=rates)
+        await c.get_response("ROLE: types\nTASK: state_machine")
+        hits += c.answers[-1].mistakes == ["state_machine#4:type_error"]
+    assert 10 < hits < 30
+    fixer = SimulatedCoder(mistake_rates=rates, repair_rate=1.0, regression_factor=0.0)
+    await fixer.get_response(
+        "ROLE: types\nTASK: state_machine\nFEEDBACK:\nsrc/state_machine.ts(24,70): tsc TS2345: "
+        "Argument of type 'string | undefined' is not assignable [fp:3]"
+    )
+    assert fixer.answers[-1].repaired == ["state_machine#4:type_error"]

@@ -52,6 +52,9 @@ class Mistake:
     generated test contradicts the task). ``detect`` lists what the feedback about it
     contains: the compiler's error code (``TS2322``, ``[return-value]``) for type
     errors (together with the file's path), or the name of the failing test.
+    ``where`` names the file the compiler reports the error in when it is not ``file``
+    (a wrong type in ``src/types.ts`` breaks the implementation that uses it); ``rate_scale``
+    multiplies the simulated coder's rate for this mistake's kind (default 1).
     ``mirror_find`` / ``mirror_replace``, when given, edit the tests so that they
     agree with the mistake (what a model writing the implementation and its tests in
     one answer tends to do).
@@ -68,6 +71,13 @@ class Mistake:
     mirror_find: str = ""
     mirror_replace: str = ""
     mirror_file: str = ""
+    where: str = ""
+    rate_scale: float = 1.0
+
+    @property
+    def reported_in(self) -> str:
+        """The file the compiler blames (a mistake in the types shows up in the code)."""
+        return self.where or self.file
 
     def apply(self, files: dict[str, str]) -> dict[str, str]:
         """A copy of ``files`` with the mistake made (the file must contain ``find``)."""
@@ -161,6 +171,8 @@ def _load_task(language: str, folder: Traversable) -> LibraryTask:
                 mirror_find=raw.get("mirror_find", ""),
                 mirror_replace=raw.get("mirror_replace", ""),
                 mirror_file=raw.get("mirror_file", tests_file),
+                where=raw.get("where", ""),
+                rate_scale=float(raw.get("rate_scale", 1.0)),
             )
         )
     task = CodeTask(

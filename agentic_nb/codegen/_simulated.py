@@ -105,7 +105,12 @@ def _words(text: str) -> set[str]:
 
 @dataclass
 class SimulatedAnswer:
-    """What the simulation did for one call (kept in ``SimulatedCoder.answers``)."""
+    """What the simulation did for one call (kept in ``SimulatedCoder.answers``).
+
+    ``mistakes`` are the mistakes this answer contains; ``repaired`` those the feedback
+    named that this answer does not contain (fixed, or never made); ``mirrored`` the
+    mistakes copied into tests written in the same answer.
+    """
 
     task: str | None
     roles: tuple[str, ...]

@@ -139,7 +139,7 @@ def feedback_lines(result: ValidationResult, limit: int = 25) -> list[str]:
             f"[fp:{f.fingerprint or '-'}]"
         )
     if not lines and not result.passed:
-        tail = _one_line(result.output_tail or result.reason or "no details", 400)
+        tail = _one_line(result.reason or result.output_tail or "no details", 400)
         lines.append(f"{result.validator} failed: {tail} [fp:-]")
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit} more"]

@@ -345,3 +345,20 @@ def test_linear_baseline_retries_with_the_errors(ts_validators: Callable[[], lis
     assert project.passed and project.attempts == 2
     assert "TS2322" in _prompts(client, "all")[1]
     assert project.stats["model_calls"] == 2
+
+
+def test_an_infinite_loop_is_killed_and_fed_back(ts_toolchain: Any, sandbox: Any) -> None:
+    from agentic_nb.codegen import CompileValidator, TestValidator
+
+    looping = IMPL.replace("n += by;", "while (by > 0) { n += 0; }")
+    client = role_client({"types": [TYPES], "tests": [TESTS], "impl": [looping, IMPL]})
+    vals = [
+        CompileValidator(id="compile_val", toolchain=ts_toolchain, sandbox=sandbox),
+        TestValidator(id="test_val", toolchain=ts_toolchain, sandbox=sandbox, timeout=8.0),
+    ]
+    project = _project(codegen_workflow(client=client, validators=vals).run_sync(TASK))
+    assert project.passed and project.attempts == 2
+    killed = project.history[0]
+    assert killed.validator == "test_val" and not killed.passed
+    assert "test_val" in killed.reason and "sandbox" in killed.reason
+    assert "stopped by the sandbox" in _prompts(client, "impl")[1].split("FEEDBACK:")[1]

@@ -199,3 +199,21 @@ def test_requests_carry_the_system_instructions() -> None:
     asyncio.run(CodeGenerator("types", client, instructions="ONLY TYPES").produce(TASK))
     req: ChatRequest = client.requests[0]
     assert req.messages[0].role == "system" and req.messages[0].text == "ONLY TYPES"
+
+
+def test_pick_best_order_and_ties() -> None:
+    from agentic_nb.codegen import Candidate, pick_best
+
+    def cand(i: int, passed: int, errors: int = 0, size: int = 10, ok: bool = False) -> Candidate:
+        diags = [Diagnostic("tsc", "x", "a.ts", code="TS1")] * errors
+        v = ValidationResult("test_val", ok, diagnostics=diags, tests_passed=passed)
+        return Candidate(i, CodeArtifact("impl", {"a.ts": "x" * size}), v)
+
+    assert pick_best([cand(0, 1), cand(1, 3), cand(2, 2)]).index == 1  # most tests passed
+    assert pick_best([cand(0, 0, errors=2), cand(1, 0, errors=1)]).index == 1  # fewer errors
+    assert pick_best([cand(0, 2, size=30), cand(1, 2, size=20)]).index == 1  # smaller
+    assert pick_best([cand(3, 2), cand(1, 2), cand(2, 2)]).index == 1  # tie: lowest index
+    empty = Candidate(0, CodeArtifact("impl", {}), ValidationResult("impl_gen", False))
+    assert pick_best([empty, cand(1, 0, errors=5)]).index == 1  # no code ranks last
+    with pytest.raises(ValueError, match="no candidates"):
+        pick_best([])

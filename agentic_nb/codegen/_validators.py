@@ -38,7 +38,7 @@ from agentic_nb.workflow import Executor, ExecutorKind, WorkflowContext, handler
 
 from ._fingerprint import fingerprint_diagnostic, fingerprint_failure
 from ._sandbox import Sandbox, SandboxProject, SandboxResult
-from ._toolchain import Toolchain, TypeScriptToolchain, get_toolchain
+from ._toolchain import Toolchain, ToolchainError, TypeScriptToolchain, get_toolchain
 from ._types import CodeBundle, Diagnostic, TestFailure, ValidationResult
 
 __all__ = [
@@ -332,6 +332,13 @@ class _Validator(Executor):
             self._toolchains[language] = get_toolchain(language)
         return self._toolchains[language]
 
+    def _ensure(self, tc: Toolchain) -> None:
+        try:
+            tc.ensure()
+        except ToolchainError as exc:
+            # Same class, message prefixed with the executor: the run's error names it.
+            raise type(exc)(f"validator {self.id!r}: {exc}") from exc
+
     def _sandbox_for(self, tc: Toolchain) -> Sandbox:
         key = tc.language
         if key not in self._sandboxes:
@@ -413,7 +420,7 @@ class CompileValidator(_Validator):
         if empty is not None:
             return empty
         tc = self._toolchain_for(bundle)
-        tc.ensure()
+        self._ensure(tc)
         sandbox = self._sandbox_for(tc)
         tool = "tsc" if isinstance(tc, TypeScriptToolchain) else "mypy"
         async with sandbox.project(tc.scaffold(bundle.files)) as proj:
@@ -508,7 +515,7 @@ class TestValidator(_Validator):
                 validator=self.id, passed=False, bundle=bundle, attempt=bundle.attempt, reason=files
             )
         tc = self._toolchain_for(bundle)
-        tc.ensure()
+        self._ensure(tc)
         sandbox = self._sandbox_for(tc)
         diags: list[Diagnostic] = []
         outputs: list[str] = []
@@ -604,7 +611,7 @@ class LintValidator(_Validator):
         if empty is not None:
             return empty
         tc = self._toolchain_for(bundle)
-        tc.ensure()
+        self._ensure(tc)
         sandbox = self._sandbox_for(tc)
         if isinstance(tc, TypeScriptToolchain):
             argv, tool = [*tc.compile_argv(), *self.TS_FLAGS], "tsc"

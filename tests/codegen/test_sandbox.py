@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -32,8 +33,11 @@ def py_sandbox(**kw: object) -> Sandbox:
     return Sandbox(isolation="bwrap", readonly_paths=interpreter_paths(), **kw)  # type: ignore[arg-type]
 
 
-def sandbox_uid_processes() -> list[str]:
-    """Processes on the machine owned by a sandbox uid (there must be none left over)."""
+def sandbox_uid_processes(token: str) -> list[str]:
+    """Processes owned by a sandbox uid whose command line holds ``token``.
+
+    (Other test sessions may run sandboxes at the same time: ``token`` picks ours.)
+    """
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -41,16 +45,18 @@ def sandbox_uid_processes() -> list[str]:
         try:
             uid = os.stat(f"/proc/{entry}").st_uid
             if _sandbox._UID_BASE <= uid < _sandbox._UID_BASE + _sandbox._UID_SPAN:
-                found.append(Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace"))
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+                if token in cmd.replace("\0", " "):
+                    found.append(cmd)
         except OSError:
             continue
     return found
 
 
-def no_sandbox_processes_left(within: float = 3.0) -> bool:
+def no_sandbox_processes_left(token: str, within: float = 3.0) -> bool:
     """True once no sandbox-uid process is left (the kernel reaps a dying namespace quickly)."""
     deadline = time.monotonic() + within
-    while sandbox_uid_processes():
+    while sandbox_uid_processes(token):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -159,7 +165,7 @@ async def test_fork_bomb_is_contained() -> None:
     forked = int(res.stdout.split("FORKED")[1].split()[0])
     assert forked < 24
     assert time.monotonic() - start < 10  # it ended with its own process, not at the timeout
-    assert no_sandbox_processes_left()  # the sleeping children died with the sandbox
+    assert no_sandbox_processes_left("FORK FAILED")  # the sleeping children died too
 
 
 async def test_shell_fork_bomb_ends_at_the_timeout_and_leaves_nothing() -> None:
@@ -168,7 +174,7 @@ async def test_shell_fork_bomb_ends_at_the_timeout_and_leaves_nothing() -> None:
     res = await sb.run(["bash", "-c", "b() { b | b & }; b; wait"])
     assert time.monotonic() - start < 10
     assert "fork: retry: Resource temporarily unavailable" in res.stderr  # the limit bit
-    assert no_sandbox_processes_left()  # and the whole tree died with the sandbox
+    assert no_sandbox_processes_left("b | b")  # and the whole tree died with the sandbox
     assert os.getloadavg()[0] < 50  # the machine stayed usable
 
 
@@ -181,14 +187,18 @@ async def test_sleep_is_killed_at_the_timeout_with_its_children() -> None:
         assert res.timed_out, (isolation, res)
         assert res.killed_reason == "timeout after 1s (wall clock)"
         assert 0.9 < took < 4, took
-        assert no_sandbox_processes_left(), isolation
+        for token in ("sleep 300", "sleep 301", "sleep 302"):
+            assert no_sandbox_processes_left(token), (isolation, token)
 
 
 async def test_a_setsid_child_dies_too() -> None:
-    sb = Sandbox(isolation="bwrap", timeout=1)
-    res = await sb.run(["sh", "-c", "setsid sleep 303 & sleep 304"])
+    sb = Sandbox(isolation="bwrap", timeout=2)
+    task = asyncio.create_task(sb.run(["sh", "-c", "setsid sleep 303 & sleep 304"]))
+    await asyncio.sleep(1.0)
+    assert sandbox_uid_processes("sleep 303")  # it runs, in a session of its own
+    res = await task
     assert res.timed_out
-    assert no_sandbox_processes_left()
+    assert no_sandbox_processes_left("sleep 303")
 
 
 async def test_writes_outside_the_project_fail_and_change_nothing(tmp_path: Path) -> None:
@@ -299,15 +309,14 @@ def test_unshare_mode_refuses_paths_it_cannot_show() -> None:
 
 
 async def test_cancelling_a_run_kills_the_command() -> None:
-    import asyncio
-
     sb = Sandbox(isolation="bwrap", timeout=60)
     task = asyncio.create_task(sb.run(["sleep", "305"]))
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)
+    assert sandbox_uid_processes("sleep 305")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert no_sandbox_processes_left()
+    assert no_sandbox_processes_left("sleep 305")
 
 
 async def test_auto_picks_bubblewrap_here() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from agentic_nb.codegen._sandbox import Sandbox
 from agentic_nb.codegen._toolchain import (
     PythonToolchain,
+    ToolchainError,
     ToolchainMissingError,
     TypeScriptToolchain,
 )
@@ -169,6 +171,40 @@ async def test_gigantic_output_is_truncated_in_the_tail(
     assert len(res.output_tail) < 5000
 
 
+async def test_a_fork_bomb_in_generated_code_is_contained(
+    ts: TypeScriptToolchain,
+) -> None:
+    tests = (
+        "import { add } from '../src/add';\n"
+        "import { spawn } from 'child_process';\n"
+        "test('bomb', () => {\n"
+        "  for (let i = 0; i < 5000; i++) {\n"
+        "    try { spawn('sleep', ['300']).on('error', () => {}); } catch (e) { /* EAGAIN */ }\n"
+        "  }\n"
+        "  expect(add(1, 1)).toBe(2);\n"
+        "});\n"
+    )
+    val = TestValidator(toolchain=ts, sandbox=Sandbox(timeout=20.0, max_processes=128))
+    start = time.monotonic()
+    res = await val.check(ts_bundle(tests=tests))
+    assert time.monotonic() - start < 60
+    assert isinstance(res, ValidationResult) and res.validator == "test_val"
+    # The spawned sleeps keep jest from exiting: the sandbox stops it at its timeout.
+    assert not res.passed and "stopped by the sandbox" in res.reason
+    # Whatever jest reports, nothing the bomb started survives the sandbox.
+    deadline = time.monotonic() + 5
+    while any(_is_sandbox_sleep(p) for p in os.listdir("/proc")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_is_sandbox_sleep(p) for p in os.listdir("/proc"))
+
+
+def _is_sandbox_sleep(pid: str) -> bool:
+    try:
+        return pid.isdigit() and Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x00300\x00"
+    except OSError:
+        return False
+
+
 async def test_empty_bundle_is_a_failed_result_not_a_crash(
     ts: TypeScriptToolchain, sandbox: Sandbox
 ) -> None:
@@ -180,8 +216,16 @@ async def test_empty_bundle_is_a_failed_result_not_a_crash(
 
 async def test_missing_toolchain_is_a_clear_error(tmp_path: Path) -> None:
     val = CompileValidator(toolchain=TypeScriptToolchain(path=tmp_path / "none"))
-    with pytest.raises(ToolchainMissingError, match=r"agentic_nb\.codegen install typescript"):
+    with pytest.raises(ToolchainMissingError, match=r"agentic_nb\.codegen install typescript") as e:
         await val.check(ts_bundle())
+    assert str(e.value).startswith("validator 'compile_val': ")
+    # A broken cache: the error names the validator and the path.
+    (tmp_path / "broken" / "node_modules").mkdir(parents=True)
+    (tmp_path / "broken" / ".agentic-nb-complete").write_text("x")
+    val = TestValidator(toolchain=TypeScriptToolchain(path=tmp_path / "broken"))
+    with pytest.raises(ToolchainError, match=r"validator 'test_val': .* is broken") as e2:
+        await val.check(ts_bundle())
+    assert str(tmp_path / "broken") in str(e2.value)
 
 
 async def test_toolchain_of_the_wrong_language_is_refused(ts: TypeScriptToolchain) -> None:

@@ -312,9 +312,16 @@ class SandboxProject:
         self._give_to_sandbox_user()
 
     def read_text(self, rel: str, limit: int | None = None) -> str | None:
-        """A file the command wrote (``None`` when absent); at most ``limit`` bytes."""
-        target = self._resolve(rel)
-        if not target.is_file() or target.is_symlink():
+        """A file the command wrote; at most ``limit`` bytes.
+
+        ``None`` when absent, not a regular file, or a symlink leading out of the project
+        (the command may have planted one to make the caller read a host file).
+        """
+        try:
+            target = self._resolve(rel)
+        except ValueError:
+            return None
+        if not target.is_file():
             return None
         cap = limit if limit is not None else self.sandbox.max_output
         with open(target, "rb") as fh:

@@ -277,6 +277,15 @@ async def test_collect_and_several_commands_in_one_project() -> None:
     assert r2.files == {"out/b.txt": "one"}
 
 
+async def test_a_planted_symlink_does_not_make_the_caller_read_host_files() -> None:
+    sb = Sandbox(isolation="bwrap", timeout=10)
+    cmd = "ln -s /etc/hostname report.json && mkfifo pipe && echo in > inside.txt"
+    cmd += " && ln -s inside.txt link.txt"
+    res = await sb.run(["sh", "-c", cmd], collect=["report.json", "pipe", "link.txt"])
+    assert res.ok, res
+    assert res.files == {"link.txt": "in\n"}  # a link inside the project is fine
+
+
 async def test_bad_file_paths_are_refused() -> None:
     sb = Sandbox(isolation="bwrap", timeout=10)
     for bad in ("../escape.txt", "/etc/passwd", ""):

@@ -326,7 +326,9 @@ def _summary(result: ValidationResult) -> str:
 class ProjectFinisher(Executor):
     """End of the flow: yields the :class:`GeneratedProject` (passed or stopped).
 
-    ``generators`` are the executor ids whose model usage is summed into ``stats``.
+    ``generators`` are the executor ids whose model usage is summed into ``stats``;
+    ``test_validator`` is the id of the test validator (its results count two
+    validator runs, the compile validation before it included).
     """
 
     kind = ExecutorKind.ORCHESTRATOR
@@ -337,9 +339,11 @@ class ProjectFinisher(Executor):
         *,
         generators: Sequence[str] = (),
         pattern_memory: PatternMemory | None = None,
+        test_validator: str = "test_val",
     ) -> None:
         super().__init__(id)
         self.generators = tuple(generators)
+        self.test_validator = test_validator
         self.pattern_memory = pattern_memory
         self.fingerprinter = ErrorFingerprinter()
 
@@ -354,7 +358,8 @@ class ProjectFinisher(Executor):
         for r in history:
             if r.validator.startswith("assembler"):
                 continue
-            stats["validator_runs"] += 2 if (r.tests_passed or r.tests_failed or r.failures) else 1
+            # A test validation ran after a passing compile validation: two runs.
+            stats["validator_runs"] += 2 if r.validator == self.test_validator else 1
         return stats
 
     @handler
@@ -538,7 +543,9 @@ def codegen_workflow(
         escalate_best_of=escalate_best_of,
     )
     finish = ProjectFinisher(
-        generators=[type_gen.id, test_gen.id, impl_gen.id], pattern_memory=pattern_memory
+        generators=[type_gen.id, test_gen.id, impl_gen.id],
+        pattern_memory=pattern_memory,
+        test_validator=test_val.id,
     )
     return (
         WorkflowBuilder(

@@ -60,7 +60,7 @@ def linear_codegen(
     coder = CodeGenerator("all", client, language=language)
     assembler = CodeAssembler(roles=("all",), depends={})
     retry = FeedbackRouter(max_attempts=max_attempts, repeat_limit=None, roles=("all",))
-    finish = ProjectFinisher(generators=[coder.id])
+    finish = ProjectFinisher(generators=[coder.id], test_validator=test_val.id)
     return (
         WorkflowBuilder(
             name=name,

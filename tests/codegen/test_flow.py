@@ -156,27 +156,32 @@ def test_tests_that_do_not_compile_go_back_to_testgen(
 def test_a_repeated_fingerprint_stops_the_loop_early(
     ts_validators: Callable[[], list[Any]],
 ) -> None:
-    client = role_client({"types": [TYPES], "tests": [TESTS], "impl": [IMPL_TYPE_ERROR] * 4})
+    client = role_client({"types": [TYPES, TYPES], "tests": [TESTS], "impl": [IMPL_TYPE_ERROR] * 4})
     wf = codegen_workflow(
-        client=client, validators=ts_validators(), max_attempts=4, escalate_best_of=0
+        client=client, validators=ts_validators(), max_attempts=5, escalate_best_of=0
     )
     project = _project(wf.run_sync(TASK))
-    assert not project.passed and project.attempts == 2
-    assert "stopped early at attempt 2 of 4" in project.reason
+    # attempt 2 repeats the error: the types are asked once to check themselves (a wrong
+    # type can make correct code fail); attempt 3 repeats it again: stop.
+    assert not project.passed and project.attempts == 3
+    assert "stopped early at attempt 3 of 5" in project.reason
     assert project.history[0].fingerprints[0] in project.reason
-    assert len(_prompts(client, "impl")) == 2  # never a third, endless try
+    assert "NOTE: these compile errors remain" in _prompts(client, "types")[1]
+    assert len(_prompts(client, "impl")) == 3  # never a fourth, endless try
 
 
 def test_a_repeated_error_escalates_to_best_of_n_once_then_stops(
     ts_validators: Callable[[], list[Any]],
 ) -> None:
-    client = role_client({"types": [TYPES], "tests": [TESTS], "impl": [IMPL_TYPE_ERROR] * 5})
-    wf = codegen_workflow(client=client, validators=ts_validators(), max_attempts=4)
+    client = role_client({"types": [TYPES, TYPES], "tests": [TESTS], "impl": [IMPL_TYPE_ERROR] * 6})
+    wf = codegen_workflow(client=client, validators=ts_validators(), max_attempts=5)
     project = _project(wf.run_sync(TASK))
-    assert not project.passed and project.attempts == 3
-    assert "stopped early at attempt 3 of 4" in project.reason
+    # best-of-3 once, then the types once, then stop.
+    assert not project.passed and project.attempts == 4
+    assert "stopped early at attempt 4 of 5" in project.reason
     prompts = _prompts(client, "impl")
-    assert len(prompts) == 1 + 1 + 3
+    assert len(prompts) == 1 + 1 + 3 + 1
+    assert len(_prompts(client, "types")) == 2
     assert all(f"CANDIDATE: {i}/3" in prompts[1 + i] for i in (1, 2, 3))
     assert "NOTE: this error came back after a fix: 3 candidates" in prompts[2]
 
@@ -363,3 +368,25 @@ def test_an_infinite_loop_is_killed_and_fed_back(ts_toolchain: Any, sandbox: Any
     assert "test_val" in killed.reason and "sandbox" in killed.reason
     assert "stopped by the sandbox" in _prompts(client, "impl")[1].split("FEEDBACK:")[1]
     assert project.stats["validator_runs"] == 4  # compile + killed test, compile + test
+
+
+TYPES_WRONG = TYPES.replace("value(): number;", "value(): string;")
+
+
+def test_a_compile_error_the_implementation_cannot_fix_goes_to_the_types(
+    ts_validators: Callable[[], list[Any]],
+) -> None:
+    # A wrong type in src/types.ts makes correct code fail: tsc blames src/counter.ts.
+    client = role_client(
+        {"types": [TYPES_WRONG, TYPES], "tests": [TESTS], "impl": [IMPL, IMPL, IMPL]}
+    )
+    wf = codegen_workflow(client=client, validators=ts_validators(), escalate_best_of=0)
+    project = _project(wf.run_sync(TASK))
+    assert project.passed, project.reason
+    first, second = project.history[0], project.history[1]
+    assert first.validator == second.validator == "compile_val"
+    assert {d.file for d in first.diagnostics if d.severity == "error"} == {"src/counter.ts"}
+    # The implementation was told once; when the same error came back the types were asked.
+    types_retry = _prompts(client, "types")[1]
+    assert "NOTE: these compile errors remain" in types_retry
+    assert len(_prompts(client, "impl")) == 3

@@ -9,7 +9,6 @@ from agentic_nb.notebook._tracker import STATE_COLORS, TERMINAL
 
 from ._approvals import ApprovalPanel
 from ._common import Throttle, drive, html_table, ipywidgets, short, spawn, status_badge
-from ._graphview import GraphView, tracker_for
 
 
 def status_line(run: Any) -> str:
@@ -94,6 +93,8 @@ class LiveRunWidget:
     """
 
     def __init__(self, run: Any, *, drive_run: bool = True, interval: float = 0.1) -> None:
+        from ._graphview import GraphView, tracker_for
+
         w = ipywidgets()
         self.run = run
         self.tracker = tracker_for(run)
@@ -106,7 +107,7 @@ class LiveRunWidget:
             layout=w.Layout(width="60%"),
         )
         self.executors = w.HTML()
-        self.graph = GraphView(run, self.tracker)
+        self.graph = GraphView(run, tracker=self.tracker, follow=False)
         self.approvals = ApprovalPanel(run, follow=False)
         self.outputs = w.HTML()
         self.log = w.HTML()
@@ -118,7 +119,7 @@ class LiveRunWidget:
             selected_index=0,
         )
         self.widget = w.VBox(
-            [self.status, self.progress, self.graph.widget, self.approvals.widget, sections]
+            [self.status, self.progress, self.graph, self.approvals.widget, sections]
         )
         self.widget.add_class("agentic-live-run")
         self._throttle = Throttle(self.redraw, interval)

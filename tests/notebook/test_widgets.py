@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from agentic_nb import WorkflowBuilder, WorkflowContext, executor
-from agentic_nb.notebook import STATE_COLORS
 from agentic_nb.widgets import (
     ApprovalPanel,
     CheckpointBrowser,
@@ -47,9 +46,9 @@ async def test_live_widget_returns_at_once_and_follows_the_run() -> None:
     assert run.status == "completed"
     assert 'data-status="completed"' in widget.status.value
     assert widget.progress.value == run.superstep and widget.progress.bar_style == "success"
-    fills = _fills(widget.graph.svg)
-    assert fills["start"] == fills["pos"] == fills["total"] == STATE_COLORS["done"]
-    assert fills["neg"] == fills["check"] == STATE_COLORS["skipped"]
+    drawn = widget.graph.states_by_id()
+    assert drawn["start"] == drawn["pos"] == drawn["total"] == "done"
+    assert drawn["neg"] == drawn["check"] == "skipped"
     assert 'data-executor="a" data-state="done"' in widget.executors.value
     assert "9" in widget.outputs.value
 
@@ -72,7 +71,7 @@ async def test_live_widget_shows_failures_and_errors() -> None:
     assert 'data-executor="broken" data-state="failed"' in widget.executors.value
     assert "RuntimeError: cannot handle 1" in widget.executors.value
     assert widget.progress.bar_style == "danger"
-    assert _fills(widget.graph.svg)["broken"] == STATE_COLORS["failed"]
+    assert widget.graph.states_by_id()["broken"] == "failed"
 
 
 async def test_updates_are_throttled_to_about_ten_per_second() -> None:
@@ -177,7 +176,7 @@ async def test_live_widget_embeds_approval_cards() -> None:
     widget = live_run(run)
     await widget.wait()
     assert run.status == "waiting" and 'data-state="waiting"' in widget.executors.value
-    assert _fills(widget.graph.svg)["review"] == STATE_COLORS["waiting"]
+    assert widget.graph.states_by_id()["review"] == "waiting"
     (card,) = widget.approvals.cards.values()
     card.approve.click()
     await card.last_task
@@ -186,7 +185,7 @@ async def test_live_widget_embeds_approval_cards() -> None:
         await asyncio.sleep(0.01)
     await widget.wait()
     assert run.outputs == ["A post about dogs -> True"]
-    assert _fills(widget.graph.svg)["review"] == STATE_COLORS["done"]
+    assert widget.graph.states_by_id()["review"] == "done"
 
 
 # --------------------------------------------------------------------- stepper
@@ -201,8 +200,8 @@ async def test_step_runs_exactly_one_superstep_and_shows_the_queue() -> None:
     await s.last_task
     assert run.superstep == 1 and s.last_report.executors == ["s0"]
     assert "s1" in s.queued.value
-    assert _fills(s.graph.svg)["s0"] == STATE_COLORS["done"]
-    assert _fills(s.graph.svg)["s1"] == STATE_COLORS["pending"]
+    assert s.graph.states_by_id()["s0"] == "done"
+    assert s.graph.states_by_id()["s1"] == "pending"
     s.step_button.click()
     await s.last_task
     assert run.superstep == 2 and run.status != "completed"
@@ -361,4 +360,4 @@ async def test_live_widget_on_a_resumed_run_shows_the_request_again(tmp_path: An
         await asyncio.sleep(0.01)
     await widget.wait()
     assert resumed.outputs == ["A post about y -> False"]
-    assert _fills(widget.graph.svg)["review"] == STATE_COLORS["done"]
+    assert widget.graph.states_by_id()["review"] == "done"

@@ -338,6 +338,9 @@ async def test_huge_graphs_list_only_active_executors() -> None:
     for _ in range(3):
         await run.step()
     widget = LiveRunWidget(run, drive_run=False)
+    assert widget.executors.value == ""  # closed: a 200-row table is not rebuilt
+    widget.sections.selected_index = 0
+    widget.redraw()
     table = widget.executors.value
     assert table.count("data-executor=") == 3  # s0..s2 done, the rest is counted
     assert "197 pending/skipped" in table
@@ -361,3 +364,35 @@ async def test_live_widget_on_a_resumed_run_shows_the_request_again(tmp_path: An
     await widget.wait()
     assert resumed.outputs == ["A post about y -> False"]
     assert widget.graph.states_by_id()["review"] == "done"
+
+
+# ------------------------------------------------------------------ polish (issue 12)
+
+
+async def test_progress_is_scaled_to_the_supersteps_done_not_the_limit() -> None:
+    run = chain(3).start(0)  # max_supersteps is 8: "3 / 8" looked empty
+    widget = live_run(run)
+    await widget.wait()
+    assert run.superstep == 3
+    assert (widget.progress.value, widget.progress.max) == (3, 3)
+    assert "3</span> superstep(s) done" in widget.status.value
+
+
+async def test_outputs_start_open() -> None:
+    widget = live_run(chain(2).start(0))
+    await widget.wait()
+    assert widget.sections.titles[widget.sections.selected_index] == "Outputs"
+
+
+async def test_a_stepped_run_says_paused_not_running() -> None:
+    run = chain(3).start(0)
+    s = Stepper(run)
+    s.step_button.click()
+    await s.last_task
+    assert run.status == "running"
+    assert 'data-status="paused"' in s.status.value
+    live = LiveRunWidget(run, drive_run=False)
+    assert 'data-status="paused"' in live.status.value
+    live.start()
+    await live.wait()
+    assert 'data-status="completed"' in live.status.value

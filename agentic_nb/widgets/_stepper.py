@@ -14,6 +14,7 @@ from ._common import (
     ipywidgets,
     pause,
     spawn,
+    step_through,
 )
 from ._live import status_line
 
@@ -100,6 +101,7 @@ class Stepper:
         if self._stepping or driver_of(self.run) is not None:
             return None
         self._stepping = True
+        step_through(self.run)
         self._buttons()
         self.last_task = spawn(self._step())
         if self.last_task is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from agentic_nb.widgets import (
     live_run,
     state_diff,
 )
+from agentic_nb.widgets._common import driver_of
 from agentic_nb.workflow import FileCheckpointStorage, InMemoryCheckpointStorage
 
 from .flows import Decision, Review, approval_workflow, chain, flaky_workflow, routing_workflow
@@ -138,8 +140,8 @@ async def test_edit_form_builds_a_dataclass_response() -> None:
     assert card.form_box.layout.display == "none"
     card.edit.click()
     assert card.form_box.layout.display is None
-    card.form.inputs["ok"].value = True
-    card.form.inputs["comment"].value = "ship it"
+    assert card.form.inputs["ok"].value is True  # starts ticked
+    card.reason.value = "ship it"  # the comment field is the card's one reason box
     card.submit.click()
     await card.last_task
     await asyncio.sleep(0.05)
@@ -396,3 +398,58 @@ async def test_a_stepped_run_says_paused_not_running() -> None:
     live.start()
     await live.wait()
     assert 'data-status="completed"' in live.status.value
+
+
+@dataclass
+class Approval:
+    approved: bool = False
+    reason: str = ""
+    budget: int = 0
+
+
+def _approval_flow() -> Any:
+    @executor(id="plan")
+    async def plan(topic: str, ctx: WorkflowContext[None, str]) -> None:
+        answer = await ctx.request_info(
+            Approval(approved=False, reason="draft ok?", budget=5), response_type=Approval
+        )
+        await ctx.yield_output(f"{topic}: {answer.approved} {answer.reason} {answer.budget}")
+
+    return WorkflowBuilder(name="budget", start=plan).build()
+
+
+async def test_card_grammar_and_an_edit_form_that_starts_from_the_request() -> None:
+    run = _approval_flow().start("trip")
+    await run.until_idle()
+    card = next(iter(ApprovalPanel(run).cards.values()))
+    assert "asks for an <code>Approval</code>" in card.header.value
+    assert card.form.inputs["approved"].value is True  # Submit of an untouched form approves
+    assert card.form.inputs["budget"].value == 5
+    shown = [getattr(c, "description", "") for c in card.form.box.children]
+    assert "reason" not in shown  # one reason box: the card's
+    assert card.reason.value == "draft ok?"
+    card.reason.value = "fine"
+    card.form.inputs["budget"].value = 7
+    card.submit.click()
+    await card.last_task
+    await run.until_idle()
+    assert run.outputs == ["trip: True fine 7"]
+
+
+async def test_answering_from_approvals_keeps_step_through() -> None:
+    run = approval_workflow(bool).start("cats")
+    s = Stepper(run)
+    while run.status != "waiting":
+        s.step_button.click()
+        await s.last_task
+    step = run.superstep
+    card = next(iter(run.approvals().cards.values()))
+    card.approve.click()
+    await card.last_task
+    await asyncio.sleep(0.05)
+    assert driver_of(run) is None and run.superstep == step  # nothing ran on by itself
+    s.redraw()
+    assert not s.step_button.disabled
+    s.step_button.click()
+    await s.last_task
+    assert run.superstep == step + 1

@@ -111,6 +111,29 @@ def executor_table(tracker: Any, max_rows: int = MAX_ROWS) -> str:
     )
 
 
+def agent_stream_html(tracker: Any, limit: int = 600) -> str:
+    """What each agent streamed in its current or last invocation ('' when none did)."""
+    if not tracker.agent_text:
+        return ""
+    states = tracker.states()
+    parts = []
+    for xid, text in list(tracker.agent_text.items())[-6:]:
+        if not text:
+            continue
+        shown = text if len(text) <= limit else "…" + text[-limit:]
+        cursor = " ▌" if states.get(xid) == "running" else ""
+        parts.append(
+            f'<div data-agent="{escape(xid)}"><b>{escape(xid)}</b>: '
+            f'<span style="white-space:pre-wrap">{escape(shown)}</span>{cursor}</div>'
+        )
+    return (
+        '<div style="border-left:3px solid #9fc5f8;padding:2px 8px;margin:4px 0;'
+        f'font-size:12px;max-height:160px;overflow:auto">{"".join(parts)}</div>'
+        if parts
+        else ""
+    )
+
+
 class LiveRunWidget:
     """Watch a run as it goes: returned at once by ``run.show()`` / ``wf.run_live()``.
 
@@ -151,6 +174,8 @@ class LiveRunWidget:
         self.graph = GraphView(run, tracker=self.tracker, follow=False)
         self.approvals = ApprovalPanel(run, follow=False)
         self.outputs = w.HTML()
+        self.stream = w.HTML()  # agent tokens as they stream
+        self.stream.add_class("agentic-agent-stream")
         self.log = w.HTML()
         self.driver: Any = None
         self.driver_error: str = ""
@@ -163,7 +188,7 @@ class LiveRunWidget:
         )
         sections.observe(self._on_section, names=["selected_index"])
         self.widget = w.VBox(
-            [self.status, self.progress, self.graph, self.approvals.widget, sections]
+            [self.status, self.progress, self.graph, self.stream, self.approvals.widget, sections]
         )
         self.widget.add_class("agentic-live-run")
         self._throttle = Throttle(self.redraw, interval)
@@ -226,6 +251,7 @@ class LiveRunWidget:
             self.executors.value = executor_table(self.tracker)
         self.graph.refresh()
         self.approvals.refresh()
+        self.stream.value = agent_stream_html(self.tracker)
         outs = run.outputs
         rows = [[i, type(o).__name__, o] for i, o in enumerate(outs)][-50:]
         self.outputs.value = html_table(["#", "type", "value"], rows, empty="no outputs yet")

@@ -453,3 +453,27 @@ async def test_answering_from_approvals_keeps_step_through() -> None:
     s.step_button.click()
     await s.last_task
     assert run.superstep == step + 1
+
+
+async def test_agent_tokens_stream_into_the_live_widget() -> None:
+    from agentic_nb.agents import AgentExecutor, ChatAgent
+    from agentic_nb.llm import ScriptedChatClient
+
+    bot = AgentExecutor(ChatAgent(ScriptedChatClient(["Hello there, streaming world"]), name="bot"))
+    run = WorkflowBuilder(name="talk", start=bot).build().start("hi")
+    live = LiveRunWidget(run, drive_run=False)
+    seen: list[tuple[str, str]] = []
+
+    def on_event(ev: Any) -> None:  # look at the widget while the agent is still talking
+        if ev.type == "AgentRunUpdate" and getattr(ev, "text", ""):
+            live.redraw()
+            seen.append((live.tracker.states()["bot"], live.stream.value))
+
+    run.subscribe(on_event)
+    live.start()
+    await live.wait()
+    assert len(seen) > 1, "the scripted client streamed more than one chunk"
+    state, first = seen[0]
+    assert state == "running" and 'data-agent="bot"' in first and "▌" in first
+    assert "Hello there, streaming world" not in first  # only part of it so far
+    assert "Hello there, streaming world" in live.stream.value

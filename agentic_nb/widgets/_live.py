@@ -12,6 +12,7 @@ from ._common import (
     Throttle,
     drive,
     driver_of,
+    follow,
     html_table,
     ipywidgets,
     short,
@@ -192,7 +193,7 @@ class LiveRunWidget:
         )
         self.widget.add_class("agentic-live-run")
         self._throttle = Throttle(self.redraw, interval)
-        self._unsubscribe: Any = run.subscribe(self._on_event)
+        self._unsubscribe: Any = follow(run, self._throttle.poke, interval)
         if drive_run:
             self.start()
         elif not run.loaded:

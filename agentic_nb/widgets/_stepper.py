@@ -10,6 +10,7 @@ from ._common import (
     Throttle,
     drive,
     driver_of,
+    follow,
     html_table,
     ipywidgets,
     pause,
@@ -86,7 +87,7 @@ class Stepper:
         )
         self.widget.add_class("agentic-stepper")
         self._throttle = Throttle(self.redraw)
-        self._unsubscribe = run.subscribe(lambda _ev: self._throttle.poke())
+        self._unsubscribe = follow(run, self._throttle.poke)
         if not run.loaded:
             self.last_task = spawn(self._load())
         self._throttle.flush()

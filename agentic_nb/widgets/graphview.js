@@ -1,6 +1,6 @@
 // agentic_nb GraphView: draws a workflow graph laid out in Python (graphviz) as SVG.
 // Shipped inside the Python package and loaded by anywidget: no CDN, works offline.
-// Traits read: graph (layout, once), states (one letter per node), hot (edge indices),
+// Traits read: graph_json (layout, once), states (one letter per node), hot (edge indices),
 // last_step, status, step (-1 = live), detail, snapshot. Traits written: selected, step,
 // collapsed.
 
@@ -129,7 +129,7 @@ function render({ model, el }) {
   }
 
   function build() {
-    graph = model.get("graph");
+    graph = JSON.parse(model.get("graph_json") || "{}");
     world.textContent = "";
     nodeEls = [];
     edgeEls = new Map();
@@ -433,7 +433,7 @@ function render({ model, el }) {
     model.save_changes();
   });
 
-  model.on("change:graph", build);
+  model.on("change:graph_json", build);
   model.on("change:states", paint);
   model.on("change:hot", paint);
   model.on("change:last_step", scrubber);

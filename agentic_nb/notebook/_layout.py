@@ -245,6 +245,24 @@ _layouts: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], dict[str, Any]]] 
 )
 
 
+_json_cache: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def workflow_layout_json(
+    wf: Any, extra: dict[str, Any], *, collapsed: frozenset[str] = frozenset()
+) -> str:
+    """``workflow_layout`` plus ``extra`` keys as compact JSON text, cached per workflow."""
+    cache = _json_cache.setdefault(wf, {})
+    key = (collapsed, tuple(sorted((k, json.dumps(v)) for k, v in extra.items())))
+    text = cache.get(key)
+    if text is None:
+        lay = {**workflow_layout(wf, collapsed=collapsed), **extra}
+        text = cache[key] = json.dumps(lay, separators=(",", ":"))
+    return text
+
+
 def workflow_layout(
     wf: Any, *, collapsed: frozenset[str] = frozenset(), rankdir: str | None = None
 ) -> dict[str, Any]:

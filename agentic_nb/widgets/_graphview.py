@@ -8,14 +8,13 @@ letter per node), the indices of the edges taken and the superstep number travel
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from agentic_nb._optional import MissingDependencyError
 from agentic_nb.notebook._dot import highlighted_edges
-from agentic_nb.notebook._layout import collapse, workflow_layout
+from agentic_nb.notebook._layout import collapse, workflow_layout, workflow_layout_json
 from agentic_nb.notebook._model import GraphModel, model_from_workflow
 from agentic_nb.notebook._tracker import STATE_COLORS, TERMINAL, RunTracker
 from agentic_nb.workflow._events import (
@@ -172,14 +171,15 @@ class GraphView(anywidget.AnyWidget):  # type: ignore[misc,unused-ignore]
             self.graph = {}
             self.graph_json = "{}"
             return
-        lay["colors"] = {LETTERS[s]: c for s, c in STATE_COLORS.items()}
+        colors = {LETTERS[s]: c for s, c in STATE_COLORS.items()}
+        lay["colors"] = colors
         self._model = collapse(model_from_workflow(wf), collapsed)
         self._layout_ids = [n["id"] for n in lay["nodes"]]
         self._executor_pos = {
             n["id"]: i for i, n in enumerate(lay["nodes"]) if n.get("exec")
         }  # fmt: skip
         self.graph = lay
-        self.graph_json = json.dumps(lay, separators=(",", ":"))
+        self.graph_json = workflow_layout_json(wf, {"colors": colors}, collapsed=collapsed)
 
     def _on_collapsed(self, _change: Any) -> None:
         self._lay_out()

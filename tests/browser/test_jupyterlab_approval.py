@@ -63,14 +63,13 @@ def jupyterlab(lab_server: Callable[..., str]) -> tuple[str, str]:
 
 _GRAPH_FILLS_JS = """
 () => {
-  const svgs = document.querySelectorAll('.agentic-live-run .agentic-graph-svg svg');
+  const svgs = document.querySelectorAll('.agentic-live-run svg.agentic-graph-svg');
   const svg = svgs[svgs.length - 1];
   if (!svg) return null;
   const out = {};
-  for (const g of svg.querySelectorAll('g.node')) {
-    const title = g.querySelector('title');
-    const shape = g.querySelector('path, polygon, ellipse');
-    if (title && shape) out[title.textContent] = shape.getAttribute('fill');
+  for (const g of svg.querySelectorAll('g.node[data-id]')) {
+    const shape = g.querySelector('.agnb-shape');
+    if (shape) out[g.getAttribute('data-id')] = shape.getAttribute('fill');
   }
   return out;
 }

@@ -17,6 +17,8 @@ from agentic_nb._optional import require
 
 _drivers: weakref.WeakKeyDictionary[Any, asyncio.Task[Any]] = weakref.WeakKeyDictionary()
 _paused: weakref.WeakSet[Any] = weakref.WeakSet()
+_stepping: weakref.WeakSet[Any] = weakref.WeakSet()
+YIELD_EVERY = 0.01  # seconds between the driver's turns given to the event loop
 
 
 def ipywidgets() -> Any:
@@ -48,11 +50,28 @@ def driver_of(run: Any) -> asyncio.Task[Any] | None:
 async def _drive(run: Any) -> Any:
     # Like run.until_idle(), but yields to the loop between supersteps so the
     # widgets (and the rest of the kernel) get a turn even when handlers never await.
+    # Yielding costs ~75 µs; a superstep of a trivial handler ~100 µs: yield at most
+    # every YIELD_EVERY seconds, which keeps redraws and Pause clicks timely.
     await run.load()
+    last = time.monotonic()
     while run.can_progress() and run not in _paused:
         await run.step()
-        await asyncio.sleep(0)
+        now = time.monotonic()
+        if now - last >= YIELD_EVERY:
+            await asyncio.sleep(0)
+            last = time.monotonic()
     return run.result()
+
+
+def step_through(run: Any) -> None:
+    """Mark ``run`` as under step control (a Stepper's Step, or a Pause): answering one of
+    its requests then records the answer without running on."""
+    _stepping.add(run)
+
+
+def is_stepping(run: Any) -> bool:
+    """True while ``run`` is stepped by hand (until something drives it to the end again)."""
+    return run in _stepping
 
 
 def drive(run: Any) -> asyncio.Task[Any] | None:
@@ -76,6 +95,7 @@ def drive(run: Any) -> asyncio.Task[Any] | None:
         ['hi']
     """
     _paused.discard(run)
+    _stepping.discard(run)
     task = driver_of(run)
     if task is not None:
         return task
@@ -114,6 +134,65 @@ def pause(run: Any) -> None:
     """
     if driver_of(run) is not None:
         _paused.add(run)
+        _stepping.add(run)
+
+
+class _Follower:
+    """A pull sink (see ``Run.add_sink``): woken at every barrier, it costs the run
+    nothing per event; a slow poll catches events inside a long superstep (agent tokens)."""
+
+    def __init__(self, poke: Callable[[], None]) -> None:
+        self.poke = poke
+        self.active = True
+
+    def attach_run(self, run: Any) -> None:
+        self.run = run
+
+    def wake(self) -> None:
+        if self.active:
+            self.poke()
+
+    def stop(self) -> None:
+        self.active = False
+
+    async def poll(self, interval: float) -> None:
+        seen = len(self.run.events)
+        while self.active and self.run.status not in ("completed", "failed", "cancelled"):
+            await asyncio.sleep(interval)
+            n = len(self.run.events)
+            if n != seen:
+                seen = n
+                self.wake()
+
+
+def follow(run: Any, poke: Callable[[], None], interval: float = 0.1) -> Callable[[], None]:
+    """Call ``poke()`` when ``run`` has new events; returns a function that stops it.
+
+    A local run gets a pull sink (woken at each barrier, nothing done per event) plus
+    a poll every ``interval`` s for events inside a long superstep; anything else with
+    ``subscribe`` (a ``RemoteRun``) is subscribed to.
+
+    Example::
+
+        >>> import asyncio
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ctx.yield_output(x)
+        >>> pokes = []
+        >>> run = WorkflowBuilder(start=echo).build().start("hi")
+        >>> stop = follow(run, lambda: pokes.append(1))
+        >>> _ = asyncio.run(run.until_idle())
+        >>> len(pokes) >= 1
+        True
+    """
+    if hasattr(run, "add_sink") and hasattr(run, "events"):
+        follower = _Follower(poke)
+        run.add_sink(follower)
+        spawn(follower.poll(interval))
+        return follower.stop
+    unsubscribe: Callable[[], None] = run.subscribe(lambda _ev: poke())
+    return unsubscribe
 
 
 class Throttle:

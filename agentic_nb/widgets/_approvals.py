@@ -10,7 +10,7 @@ from typing import Any
 from agentic_nb.workflow._typing import type_name
 
 from ._common import Throttle, drive, ipywidgets, is_stepping, short, spawn
-from ._forms import Form, article, decision_fields, decision_value, supports_decision
+from ._forms import APPROVE_NAMES, Form, article, decision_fields, decision_value, supports_decision
 
 
 def payload_html(value: Any) -> str:
@@ -87,7 +87,13 @@ class RequestCard:
         # The form starts from the request's values with the approve flag ticked (Submit
         # of an untouched form approves); its reason field is the card's reason box.
         self._flag, self._why = decision_fields(rtype)
-        if self._flag is not None and self._flag in self.form.inputs:
+        if (
+            self._flag is not None
+            and self._flag in self.form.inputs
+            and self._flag.lower() in APPROVE_NAMES
+        ):
+            # Only a flag named as an approval starts ticked: another bool (e.g. a reply's
+            # ``done``) keeps the value of the request, so Submit sends what the form shows.
             self.form.inputs[self._flag].value = True
         if self._why is not None and self._why in self.form.inputs:
             hidden = self.form.inputs[self._why]

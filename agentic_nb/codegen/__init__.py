@@ -53,6 +53,7 @@ from ._flow import (
     codegen_workflow,
 )
 from ._generators import CodeAssembler, CodeGenerator, Feedback, build_prompt, feedback_lines
+from ._interpreter import code_interpreter
 from ._library import get_task, task_library
 from ._linear import linear_codegen
 from ._patterns import FixPattern, NatsPatternMemory, PatternMemory
@@ -105,6 +106,7 @@ __all__ = [
     "TypeScriptToolchain",
     "ValidationResult",
     "build_prompt",
+    "code_interpreter",
     "codegen_workflow",
     "default_path",
     "extract_files",

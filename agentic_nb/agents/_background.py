@@ -123,6 +123,11 @@ class BackgroundStatus:
     status: str
     response: AgentResponse | None = None
     error: str | None = None
+    #: A workflow's outputs once it completed (``response`` then holds their text).
+    outputs: list[Any] = field(default_factory=list)
+    #: A workflow's final status (``completed``, ``waiting``, ``failed``, ...).
+    run_status: str | None = None
+    run_id: str | None = None
     chunks: int = 0
     updated_at: float = 0.0
     owner: dict[str, Any] = field(default_factory=dict)
@@ -269,9 +274,13 @@ async def start_background(
     ttl: float = 7 * 24 * 3600.0,
     **options: Any,
 ) -> ContinuationToken:
-    """Start ``agent.run_stream(messages)`` as a background task; return its token."""
+    """Start ``agent.run_stream(messages)`` — or a workflow's run of ``messages`` as its
+    input — as a background task; return its token."""
     store = store or default_background_store()
     _STORES[store.location] = store
+    from agentic_nb.workflow import Workflow
+
+    is_workflow = isinstance(agent, Workflow)
     now = time.time()
     token = ContinuationToken(
         uuid.uuid4().hex, agent=agent.name, store=store.location, created_at=now
@@ -287,7 +296,8 @@ async def start_background(
         "owner": _owner(),
     }
     await store.put_record(token.token_id, record)
-    task = asyncio.create_task(_work(agent, messages, thread, options, store, token, record))
+    work = _work_workflow if is_workflow else _work
+    task = asyncio.create_task(work(agent, messages, thread, options, store, token, record))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
     return token
@@ -339,6 +349,73 @@ async def _work(
         await beat(force=True)
     finally:
         heart.cancel()
+
+
+async def _work_workflow(
+    workflow: Any,
+    input: Any,
+    _thread: Any,
+    options: dict[str, Any],
+    store: BackgroundStore,
+    token: ContinuationToken,
+    record: dict[str, Any],
+) -> None:
+    """A workflow run in the background: agent chunks are its chunks, outputs its answer."""
+    from agentic_nb.llm import ChatMessage
+
+    seq = 0
+    run = workflow.start(input, **options)
+    record["run_id"] = run.run_id
+
+    async def beat() -> None:
+        record["updated_at"] = time.time()
+        record["chunks"] = seq
+        await store.put_record(token.token_id, record)
+
+    heart = asyncio.create_task(_heartbeat(lambda force=True: beat()))
+    try:
+        async for ev in run.stream():
+            if isinstance(ev, AgentRunUpdate) and not ev.done and ev.text:
+                seq += 1
+                await store.add_chunk(token.token_id, seq, {"update": encode(ev)})
+        result = run.result()
+        record["run_status"] = result.status
+        record["outputs"] = encode(list(result.outputs))
+        if result.status == "failed" or result.status == "cancelled":
+            record["status"] = FAILED
+            record["error"] = f"workflow {workflow.name!r} ended {result.status}: {result.error}"
+        else:
+            text = "\n".join(_output_text(o) for o in result.outputs)
+            if result.status == "waiting":
+                ids = [r.request_id for r in result.pending_requests]
+                text = text or f"waiting for input: requests {ids}"
+            record["status"] = COMPLETED
+            response = AgentResponse(
+                [ChatMessage("assistant", text, author_name=workflow.name)],
+                agent_id=workflow.name,
+                status="waiting" if result.status == "waiting" else "completed",
+                metadata={"run_id": run.run_id},
+            )
+            record["response"] = encode(response)
+        await beat()
+    except asyncio.CancelledError:
+        run.cancel()
+        record["status"] = FAILED
+        record["error"] = "cancelled"
+        with contextlib.suppress(Exception):
+            await beat()
+        raise
+    except Exception as exc:
+        record["status"] = FAILED
+        record["error"] = f"workflow {workflow.name!r} raised {type(exc).__name__}: {exc}"
+        await beat()
+    finally:
+        heart.cancel()
+
+
+def _output_text(value: Any) -> str:
+    text = getattr(value, "text", None)
+    return text if isinstance(text, str) else str(value)
 
 
 async def _heartbeat(beat: Any) -> None:
@@ -400,6 +477,9 @@ async def poll(
         status=status,
         response=response,
         error=error,
+        outputs=decode(record["outputs"]) if "outputs" in record else [],
+        run_status=record.get("run_status"),
+        run_id=record.get("run_id"),
         chunks=int(record.get("chunks", 0)),
         updated_at=float(record.get("updated_at", 0.0)),
         owner=owner,

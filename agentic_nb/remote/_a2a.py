@@ -412,7 +412,7 @@ class _Executor:
         if run.status == "completed":
             await updater.complete()
         else:
-            error = getattr(run.result, "error", None)
+            error = run.result().error
             await updater.failed(say(f"workflow ended {run.status}: {error}"))
 
     async def cancel(self, context: Any, event_queue: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from agentic_nb import WorkflowBuilder, WorkflowContext, executor
 from agentic_nb.agents import (
     AgentResponse,
     AgentRunUpdate,
@@ -25,6 +26,7 @@ from agentic_nb.agents import (
     resume_stream,
     wait,
 )
+from agentic_nb.agents._background import start_background
 from agentic_nb.llm import ChatMessage, ScriptedChatClient
 
 WORKER = str(Path(__file__).with_name("background_worker.py"))
@@ -169,3 +171,39 @@ async def test_many_background_tasks_complete(store: FileBackgroundStore) -> Non
     tokens = [await a.run("q", background=True, background_store=store) for a in agents]
     results = await asyncio.gather(*(wait(t, timeout=30) for t in tokens))
     assert [r.response.text for r in results] == [f"answer {i}" for i in range(30)]  # type: ignore[union-attr]
+
+
+async def test_a_workflow_runs_in_the_background_with_the_same_token(
+    store: FileBackgroundStore,
+) -> None:
+
+    writer = ChatAgent(ScriptedChatClient(["a fine draft"]), name="writer")
+
+    @executor(id="shout")
+    async def shout(text: str, ctx: WorkflowContext[None, str]) -> None:
+        await ctx.yield_output(text.upper())
+
+    @executor(id="boom")
+    async def boom(text: str, ctx: WorkflowContext[None, str]) -> None:
+        raise RuntimeError("disk full")
+
+    wf = WorkflowBuilder(name="drafting", start=writer).build()
+    token = await start_background(wf, "write", store=store)
+    status = await wait(str(token), timeout=30)
+    assert status.status == "completed" and status.run_status == "completed"
+    assert status.response is not None and "a fine draft" in status.response.text
+    assert status.run_id and len(status.outputs) == 1
+    chunks = [u.text async for u in resume_stream(token) if not u.done]
+    assert "".join(chunks) == "a fine draft"
+
+    plain = await start_background(
+        WorkflowBuilder(name="shouter", start=shout).build(), "hi", store=store
+    )
+    done = await wait(plain, timeout=30)
+    assert done.outputs == ["HI"] and done.response is not None and done.response.text == "HI"
+
+    failing = await start_background(
+        WorkflowBuilder(name="broken", start=boom).build(), "x", store=store
+    )
+    failed = await wait(failing, timeout=30)
+    assert failed.status == "failed" and "disk full" in (failed.error or "")

@@ -339,3 +339,23 @@ async def test_serve_a2a_rejects_other_objects() -> None:
     with pytest.raises(TypeError, match="Agent or a Workflow"):
         async with serve_a2a(object()):
             pass
+
+
+async def test_a_served_workflow_that_fails_ends_the_task_failed_with_its_error() -> None:
+    @executor(id="explode")
+    async def explode(text: str, ctx: WorkflowContext[None, str]) -> None:
+        raise RuntimeError("the disk is full")
+
+    async with serve_a2a(WorkflowBuilder(name="fragile", start=explode).build()) as server:
+        client = await create_client(server.url)
+        events = [
+            r
+            async for r in client.send_message(
+                SendMessageRequest(message=new_text_message("go", role=Role.ROLE_USER))
+            )
+        ]
+        await client.close()
+    last = events[-1].status_update
+    assert last.status.state == TaskState.TASK_STATE_FAILED
+    text = get_message_text(last.status.message)
+    assert "workflow ended failed" in text and "the disk is full" in text

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 import typing
@@ -353,7 +354,15 @@ class MCPTools(Sequence[MCPTool]):
         for t in listed:
             if self._include is not None and t.name not in self._include:
                 continue
-            tools.append(MCPTool(self, t.name, t.description or "", dict(t.input_schema or {})))
+            schema = dict(t.input_schema or {})
+            problem = _schema_problem(t.name, schema)
+            if problem:
+                raise MCPServerError(
+                    f"MCP server {self.label!r}: tool {t.name!r} {problem}, which model APIs "
+                    f"reject; leave it out with include=[...] (tools: "
+                    f"{sorted(x.name for x in listed)}) or fix it on the server"
+                )
+            tools.append(MCPTool(self, t.name, t.description or "", schema))
         if self._include is not None:
             missing = sorted(self._include - {t.name for t in tools})
             if missing:
@@ -412,6 +421,21 @@ class MCPTools(Sequence[MCPTool]):
                 continue
             return _result_value(name, self.label, result)
         raise AssertionError("unreachable")
+
+
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _schema_problem(name: str, schema: Mapping[str, Any]) -> str:
+    """Why model APIs would refuse this tool (empty when they would not)."""
+    if not _TOOL_NAME.fullmatch(name):
+        return "has a name that is not 1-64 letters, digits, '_' or '-'"
+    kind = schema.get("type", "object")
+    if kind != "object":
+        return f"takes a {kind!r} instead of a JSON object of arguments"
+    if not isinstance(schema.get("properties", {}), dict):
+        return "has 'properties' that are not an object"
+    return ""
 
 
 def _is_connection_error(exc: BaseException) -> bool:

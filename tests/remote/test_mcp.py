@@ -216,3 +216,23 @@ async def test_tools_used_outside_the_context_fail_clearly() -> None:
     with pytest.raises(MCPServerError, match="not connected"):
         await add.invoke({"a": 1, "b": 2})
     await asyncio.sleep(0)
+
+
+async def test_a_tool_model_apis_would_reject_is_a_clear_error_and_can_be_left_out() -> None:
+    from mcp.server import MCPServer
+
+    server = MCPServer("mixed")
+
+    def ok(x: int) -> int:
+        return x
+
+    def bad(x: int) -> int:
+        return x
+
+    server.add_tool(ok, name="ok")
+    server.add_tool(bad, name="has space!")
+    with pytest.raises(MCPServerError, match=r"tool 'has space!'.*include="):
+        async with MCPTools.connect(server):
+            pass
+    async with MCPTools.connect(server, include=["ok"]) as tools:
+        assert tools.names == ["ok"] and await tools["ok"].invoke({"x": 3}) == 3

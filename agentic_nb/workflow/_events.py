@@ -461,10 +461,7 @@ class EventLog(Iterable[WorkflowEvent]):
 
     def to_dataframe(self) -> pandas.DataFrame:
         """One row per event (requires the ``notebook`` extra)."""
-        from agentic_nb._optional import require
-
-        require("pandas", "notebook")
-        from agentic_nb.notebook import events_to_dataframe
+        from ._display import events_to_dataframe
 
         return events_to_dataframe(self._all())
 

@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from . import _display
 from ._checkpoint import CheckpointError
 from ._durable import new_run_id, restore
 from ._edges import DirectEdge, EdgeGroup, FanInEdge, SwitchEdge
@@ -358,27 +359,19 @@ class Workflow:
     # ------------------------------------------------------- other layers
     def as_agent(self, name: str | None = None) -> Any:
         """Expose this workflow through the Agent protocol (see ``agentic_nb.agents``)."""
-        from agentic_nb.agents import workflow_as_agent
-
-        return workflow_as_agent(self, name or self.name)
+        return _display.workflow_as_agent(self, name or self.name)
 
     def to_dot(self) -> str:
         """Graphviz DOT source of the graph (``notebook`` extra not needed for the text)."""
-        from agentic_nb.notebook import workflow_to_dot
-
-        return workflow_to_dot(self)
+        return _display.workflow_to_dot(self)
 
     def to_networkx(self) -> Any:
         """A ``networkx.MultiDiGraph`` whose nodes and edges carry kind, labels and types."""
-        from agentic_nb.notebook import workflow_to_networkx
-
-        return workflow_to_networkx(self)
+        return _display.workflow_to_networkx(self)
 
     def to_mermaid(self) -> str:
         """Mermaid flowchart source of the graph."""
-        from agentic_nb.notebook import workflow_to_mermaid
-
-        return workflow_to_mermaid(self)
+        return _display.workflow_to_mermaid(self)
 
     def run_live(self, input: Any, **kwargs: Any) -> Any:
         """Start a run in a background task and return its live widget at once."""
@@ -393,9 +386,7 @@ class Workflow:
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from ._display import workflow_mimebundle
-
-        return workflow_mimebundle(self)
+        return _display.workflow_mimebundle(self)
 
 
 def _graph_hash(wf: Workflow) -> str:

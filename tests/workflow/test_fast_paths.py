@@ -29,10 +29,7 @@ def no_fast_paths() -> Iterator[None]:
 
 
 def _log(result: Any) -> list[dict[str, Any]]:
-    return [
-        {k: v for k, v in e.to_record().items() if k not in TIMES}
-        for e in result.events
-    ]
+    return [{k: v for k, v in e.to_record().items() if k not in TIMES} for e in result.events]
 
 
 def _graph(checkpoints: bool) -> Workflow:

@@ -52,6 +52,7 @@ from ._events import (
     WorkflowFailed,
     WorkflowResumed,
     WorkflowStarted,
+    WorkflowWaiting,
 )
 from ._executor import Executor, ExecutorKind, FunctionExecutor, RetryPolicy, executor, handler
 from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
@@ -121,6 +122,7 @@ __all__ = [
     "WorkflowResumed",
     "WorkflowStarted",
     "WorkflowValidationError",
+    "WorkflowWaiting",
     "executor",
     "handler",
     "register_checkpoint_type",

@@ -38,8 +38,13 @@ def restore(
     fork: bool,
     allow_graph_change: bool = False,
     state: dict[str, Any] | None = None,
+    reopen: bool = False,
 ) -> None:
-    """Rebuild ``run`` from checkpoint ``cp`` and its run's ``journal``."""
+    """Rebuild ``run`` from checkpoint ``cp`` and its run's ``journal``.
+
+    A checkpoint that leaves nothing to run gives its terminal status at once; a run
+    cancelled with ``run.cancel()`` stays cancelled unless ``reopen`` is true.
+    """
     from ._routing import Delivery
     from ._runner import _PendingReq
 
@@ -131,6 +136,34 @@ def restore(
         ),
         None,
     )
+    if not fork and _was_cancelled(journal):
+        if reopen:
+            run._journal.add({"k": "reopen"})
+        else:
+            run._set_cancelled(announce=False)
+            return
+    if not router.pending and not run._requests and not run._journal.replay:
+        # Nothing left to run: the checkpoint is the run's end.
+        if fork:
+            edits = f" (the state edits {sorted(state)} change nothing)" if state else ""
+            run.diagnostics.append(
+                f"fork of checkpoint {cp.checkpoint_id!r} of run {cp.run_id!r} has nothing to "
+                f"run: nothing is queued and no request is pending after superstep "
+                f"{cp.superstep}{edits}; fork an earlier checkpoint to re-run from there"
+            )
+        run._complete()
+
+
+def _was_cancelled(journal: list[dict[str, Any]]) -> bool:
+    """True when the run's last ``cancel`` record is not followed by a ``reopen``."""
+    cancelled = False
+    for r in journal:
+        k = r.get("k")
+        if k == "cancel":
+            cancelled = True
+        elif k == "reopen":
+            cancelled = False
+    return cancelled
 
 
 def _add_failure(run: Run, r: dict[str, Any]) -> None:

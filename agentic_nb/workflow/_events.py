@@ -132,11 +132,33 @@ class WorkflowStarted(WorkflowEvent):
 
 @dataclass(kw_only=True, eq=False, slots=True)
 class WorkflowCompleted(WorkflowEvent):
-    """The run reached a terminal or waiting state without failure."""
+    """The run completed: nothing is queued and no request is pending (terminal)."""
 
     status: str = "completed"
     supersteps: int = 0
     duration_ms: float = 0.0
+
+
+@dataclass(kw_only=True, eq=False, slots=True)
+class WorkflowWaiting(WorkflowEvent):
+    """The run went idle waiting for input: ``pending_requests`` are the ids that
+    ``run.respond(request_id, value)`` accepts. Not terminal; a stream ends with it.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> from agentic_nb.workflow import WorkflowWaiting
+        >>> @executor
+        ... async def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+        ...     await ctx.yield_output(n + await ctx.request_info("more?", response_type=int))
+        >>> result = WorkflowBuilder(start=ask).build().run_sync(1)
+        >>> last = result.events[-1]
+        >>> type(last).__name__, last.pending_requests == [result.pending_requests[0].request_id]
+        ('WorkflowWaiting', True)
+    """
+
+    pending_requests: list[str] = field(default_factory=list)
+    status: str = "waiting"
 
 
 @dataclass(kw_only=True, eq=False, slots=True)

@@ -38,6 +38,7 @@ from ._events import (
     WorkflowEvent,
     WorkflowFailed,
     WorkflowStarted,
+    WorkflowWaiting,
     _materialize,
 )
 from ._journal import Journal
@@ -452,6 +453,12 @@ class Run:
         ``await run.flush_journal()``, ``step()`` or ``respond()``.
         """
         self._require_loaded("requests")
+        if self.status == "cancelled":
+            raise RunStateError(
+                f"run {self.run_id!r} was cancelled: it takes no answer to request "
+                f"{request_id!r}; call run.reopen() first (or wf.resume(run_id, reopen=True)) "
+                f"to continue it"
+            )
         req = self._requests.get(request_id)
         if req is None:
             if request_id in self._answers:
@@ -511,6 +518,11 @@ class Run:
             None,
         )
 
+    def _wait(self) -> None:
+        """The run goes idle until its pending requests are answered."""
+        self.status = "waiting"
+        self._emit(WorkflowWaiting(pending_requests=list(self._requests)), None)
+
     def _fail(self, error_type: str, message: str) -> None:
         self.status = "failed"
         self.error = message
@@ -529,19 +541,65 @@ class Run:
             self._finish_cancel()
 
     def _finish_cancel(self) -> None:
+        if self.status != "waiting":
+            # A superstep that only waits for answers ran nothing to roll back: it stays
+            # open with its request ids, so a reopened run takes the same answers.
+            self._roll_back()
+        self._journal.add({"k": "cancel"})  # a resume keeps it cancelled unless reopened
+        self._set_cancelled(announce=True)
+
+    def _roll_back(self) -> None:
+        """The open superstep's deliveries go back to the queue (nothing committed)."""
         open_ = self._engine.open
         if open_ is not None:
-            # Roll back: the open superstep's deliveries go back to the queue.
             for slot in open_.slots:
                 self._router.pending[slot.index] = slot.deliveries
             self._engine.open = None
+
+    def _set_cancelled(self, *, announce: bool) -> None:
         self.status = "cancelled"
         self.error = "cancelled by run.cancel()"
         self._t_end = time.perf_counter()
-        self._emit(
-            WorkflowCancelled(error_type="Cancelled", error_message=self.error, status="cancelled"),
-            None,
-        )
+        if announce:
+            self._emit(
+                WorkflowCancelled(
+                    error_type="Cancelled", error_message=self.error, status="cancelled"
+                ),
+                None,
+            )
+
+    def reopen(self) -> Run:
+        """Let a cancelled run go on: ``respond``/``step``/``until_idle`` work again.
+
+        A cancelled run refuses answers and does not run; reopening is the explicit
+        way back (``wf.resume(run_id, reopen=True)`` does it for a stored run).
+
+        Example::
+
+            >>> import asyncio
+            >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+            >>> @executor
+            ... async def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+            ...     await ctx.yield_output(n + await ctx.request_info("more?", response_type=int))
+            >>> run = WorkflowBuilder(start=ask).build().start(40)
+            >>> rid = asyncio.run(run.until_idle()).pending_requests[0].request_id
+            >>> run.cancel()
+            >>> run.reopen().status
+            'waiting'
+            >>> asyncio.run(run.respond(rid, 2)).outputs
+            [42]
+        """
+        if self.status != "cancelled":
+            raise RunStateError(
+                f"run {self.run_id!r} is {self.status}, not cancelled; only a cancelled run "
+                f"needs reopen()"
+            )
+        self._cancel_requested = False
+        self.error = None
+        self._t_end = None
+        self.status = "waiting" if self._requests else "running"
+        self._journal.add({"k": "reopen"})
+        return self
 
     # ---------------------------------------------------------------- streams
     async def stream(self) -> AsyncIterator[WorkflowEvent]:

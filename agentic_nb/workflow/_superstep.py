@@ -147,6 +147,10 @@ class Engine:
             if task is not None:
                 task.uncancel()
             self.mark_nothing()
+            try:
+                await run._journal.flush()  # the ``cancel`` record
+            except Exception as exc:
+                run.diagnostics.append(f"could not store the cancellation: {exc}")
         finally:
             self.driver = None
             if run._pull_sinks:
@@ -290,7 +294,7 @@ class Engine:
             elif slot.waiting is not None:
                 waiting = True
         if waiting and not failed:
-            run.status = "waiting"
+            run._wait()
             return None
         try:
             self.barrier(open_)
@@ -386,6 +390,7 @@ class Engine:
             t0 = time.perf_counter()
             run._fast(EXECUTOR_INVOKED, ex_id, t0, (attempt, mtype, d.source))
             first_event = len(run._event_list) if durable else 0
+            exc: BaseException | None = None
             try:
                 if spec.is_async and ex.timeout is None:
                     # The common case, without an extra coroutine frame.
@@ -408,9 +413,15 @@ class Engine:
                 history.append((run.superstep, attempt, mtype, "waiting", dur, None))
                 slot.waiting = pending.request_id
                 return False
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+            except asyncio.CancelledError as cancelled:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # the run (or its caller) is being cancelled
+                # The handler raised CancelledError itself: its own failure, not the run's.
+                exc = cancelled
+            except Exception as raised:
+                exc = raised
+            if exc is not None:
                 self.flush_events(ctx, ex_id)
                 dur = (time.perf_counter() - t0) * 1000.0
                 error = ExecutorError(ex_id, run.superstep, attempt, type(exc).__name__, str(exc))

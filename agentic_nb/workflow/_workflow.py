@@ -242,8 +242,13 @@ class Workflow:
         responses: dict[str, Any] | None = None,
         allow_graph_change: bool = False,
         event_sinks: Iterable[Any] = (),
+        reopen: bool = False,
     ) -> Run:
         """Continue a run from its latest checkpoint (or from ``checkpoint_id``).
+
+        A run that ended (its last checkpoint leaves nothing to run) comes back with its
+        terminal status at once; a run stopped with ``run.cancel()`` comes back
+        cancelled unless ``reopen=True``.
 
         Finished deliveries recorded in the run's journal are replayed, not re-run;
         recorded answers are replayed to ``request_info`` in call order and only
@@ -297,7 +302,9 @@ class Workflow:
                     )
                 fork = False
             journal = await store.journal(cp.run_id)
-            restore(run, cp, journal, fork=fork, allow_graph_change=allow_graph_change)
+            restore(
+                run, cp, journal, fork=fork, allow_graph_change=allow_graph_change, reopen=reopen
+            )
             for rid, value in (responses or {}).items():
                 run.answer(rid, value)
 

@@ -241,7 +241,9 @@ async def test_finished_tasks_of_an_interrupted_superstep_are_replayed_not_rerun
     run.cancel()  # stands for the crash: the superstep never reached its barrier
     await task
     assert run.status == "cancelled"
-    resumed = await build(False).resume(run.run_id)
+    # cancel() is stored: the run comes back only when reopened explicitly
+    assert (await build(False).resume(run.run_id)).status == "cancelled"
+    resumed = await build(False).resume(run.run_id, reopen=True)
     result = await resumed.until_idle()
     assert result.status == "completed"
     assert result.outputs == ["a:3,b:3,c:3 a=3"]
@@ -292,7 +294,7 @@ async def test_a_replayed_task_replays_its_own_events_too() -> None:
     await asyncio.sleep(0.01)
     run.cancel()
     await task
-    result = await (await build(False).resume(run.run_id)).until_idle()
+    result = await (await build(False).resume(run.run_id, reopen=True)).until_idle()
     assert calls["quick"] == 1
     assert result.outputs == [5, -5]
     assert [e.message for e in result.events.of_type(Log)] == ["quick saw 5"]
@@ -470,7 +472,7 @@ async def test_previous_errors_survive_a_restart() -> None:
     await asyncio.sleep(0.05)  # inside the retry backoff
     run.cancel()
     await task
-    result = await (await build().resume(run.run_id)).until_idle()
+    result = await (await build().resume(run.run_id, reopen=True)).until_idle()
     assert result.outputs == ["fixed"]
     assert seen == [[], ["ValueError: compiler said no"]]
 

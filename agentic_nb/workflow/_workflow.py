@@ -6,6 +6,8 @@ import asyncio
 import concurrent.futures
 import hashlib
 import json
+import signal
+import threading
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -212,16 +214,54 @@ class Workflow:
         checkpoint_storage: Any = None,
     ) -> WorkflowResult:
         """Blocking ``run`` for scripts and consoles; inside a running event loop
-        (e.g. a notebook cell without ``await``) it runs on a private thread."""
-        coro = self.run(
+        (e.g. a notebook cell without ``await``) it runs on a private thread.
+
+        Ctrl-C (``KeyboardInterrupt``) stops the run promptly — the interrupted
+        superstep is rolled back, nothing of it is committed — and is raised again
+        with a note naming the run; a run with checkpoint storage stays resumable
+        with ``wf.resume(run_id)``.
+        """
+        run = self.start(
             input, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
         )
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(coro)
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentic-run") as pool:
-            return pool.submit(asyncio.run, coro).result()
+            try:
+                return asyncio.run(run.until_idle())
+            except KeyboardInterrupt as exc:
+                _interrupted_note(exc, run)
+                raise
+        driving: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+
+        async def drive() -> WorkflowResult:
+            task = asyncio.current_task()
+            assert task is not None
+            driving.append((asyncio.get_running_loop(), task))
+            return await run.until_idle()
+
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentic-run")
+        future = pool.submit(asyncio.run, drive())
+        # The blocked loop may have its own SIGINT handler (asyncio.run only cancels its
+        # main task, which cannot run while we block it): Ctrl-C must interrupt us.
+        previous = _sigint_raises()
+        try:
+            # A short wait in a loop: the main thread handles SIGINT between waits.
+            while True:
+                try:
+                    return future.result(timeout=0.05)
+                except concurrent.futures.TimeoutError:
+                    continue
+        except KeyboardInterrupt as exc:
+            for loop, task in driving:
+                loop.call_soon_threadsafe(task.cancel)
+            concurrent.futures.wait([future], timeout=10)
+            _interrupted_note(exc, run)
+            raise
+        finally:
+            pool.shutdown(wait=False)
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
 
     # ------------------------------------------------------------ durability
     def _storage(self, storage: Any) -> Any:
@@ -394,6 +434,27 @@ class Workflow:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return _display.workflow_mimebundle(self)
+
+
+def _sigint_raises() -> Any:
+    """Make SIGINT raise KeyboardInterrupt here; returns the handler to restore (or None)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        return signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main interpreter
+        return None
+
+
+def _interrupted_note(exc: BaseException, run: Run) -> None:
+    how = (
+        f"wf.resume({run.run_id!r}) continues it"
+        if run.storage is not None
+        else "it has no checkpoint storage, so it cannot be resumed"
+    )
+    exc.add_note(
+        f"agentic_nb: run {run.run_id!r} was interrupted at superstep {run.superstep}; {how}"
+    )
 
 
 def _graph_hash(wf: Workflow) -> str:

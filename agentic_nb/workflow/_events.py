@@ -237,7 +237,12 @@ class ExecutorFailed(WorkflowEvent):
 class MessageSent(WorkflowEvent):
     """A message was routed along an edge; it is delivered in the next superstep.
 
-    ``sha256`` is computed from the payload on first access, off the hot path.
+    ``payload`` is what was sent, as it was at the barrier that routed it: a private
+    snapshot (codec round trip, else a deep copy), so a receiver mutating the message
+    it got does not change the record. Immutable payloads (numbers, strings, bytes,
+    ``None``) are kept as they are. ``sha256`` hashes that snapshot (on first access,
+    off the hot path); a payload that can be neither encoded nor copied is hashed at
+    once instead.
     """
 
     source_id: str = ""
@@ -494,7 +499,7 @@ FAST_FIELDS.update(
         SuperstepCompleted: ("duration_ms", "messages_sent"),
         ExecutorInvoked: ("attempt", "message_type", "source_id"),
         ExecutorCompleted: ("attempt", "duration_ms"),
-        MessageSent: ("source_id", "target_id", "edge", "payload_type", "payload"),
+        MessageSent: ("source_id", "target_id", "edge", "payload_type", "payload", "_sha256"),
     }
 )
 FAST_CLASSES.extend(FAST_FIELDS)

@@ -14,11 +14,13 @@ checks.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from ._edges import DirectEdge, FanInEdge, FanInState
 from ._errors import RoutingError
-from ._events import MESSAGE_SENT, MessageUndelivered
+from ._events import MESSAGE_SENT, MessageUndelivered, payload_sha256
+from .codec import decode, encode
 
 if TYPE_CHECKING:
     from ._runner import Run
@@ -28,6 +30,34 @@ FAST_PATHS = True
 
 _MISSING: Any = object()
 _NO_NAMES: list[str] = []  # shared empty list; replaced, never appended to
+_IMMUTABLE = frozenset({int, str, float, bool, bytes, complex, type(None)})
+
+
+def snapshot(message: Any) -> tuple[Any, str | None]:
+    """``(payload, sha256 or None)`` for the ``MessageSent`` record of ``message``.
+
+    The payload is ``message`` itself when it is immutable, else a private copy (codec
+    round trip, else ``copy.deepcopy``), whose hash is left for later; a message that
+    can be neither is kept live and hashed now, so its hash is the send-time one.
+
+    Example::
+
+        >>> sent = {"items": [1, 2]}
+        >>> payload, sha = snapshot(sent)
+        >>> sent["items"].append(3)
+        >>> payload, sha
+        ({'items': [1, 2]}, None)
+    """
+    if type(message) in _IMMUTABLE:
+        return message, None
+    try:
+        return decode(encode(message)), None
+    except Exception:
+        pass
+    try:
+        return copy.deepcopy(message), None
+    except Exception:
+        return message, payload_sha256(message)
 
 
 class Delivery:
@@ -93,11 +123,15 @@ class Router:
                     if queue is None:
                         queue = self.pending[ti] = []
                     queue.append(Delivery(ti, message, src, edge_id))
+                    if type(message) in _IMMUTABLE:
+                        payload, sha = message, None
+                    else:
+                        payload, sha = snapshot(message)
                     run._fast(
                         MESSAGE_SENT,
                         src,
                         now,
-                        (src, texec.id, edge_id, type(message).__name__, message),
+                        (src, texec.id, edge_id, type(message).__name__, payload, sha),
                     )
                     sent += 1
                     continue
@@ -113,6 +147,7 @@ class Router:
         sent = 0
         filtered = False
         mismatched: list[str] = _NO_NAMES
+        record: Any = _MISSING  # (payload, sha) of the MessageSent records, made once
         for group in wf._out.get(source, ()):
             if type(group) is FanInEdge:
                 tgt = group.targets[0]
@@ -127,11 +162,13 @@ class Router:
                     mismatched = [*mismatched, tgt]
                     continue
                 self.fanin[group.id].buffers[source].append(message)
+                if record is _MISSING:
+                    record = snapshot(message)
                 run._fast(
                     MESSAGE_SENT,
                     source,
                     now,
-                    (source, tgt, group.id, type(message).__name__, message),
+                    (source, tgt, group.id, type(message).__name__, *record),
                 )
                 sent += 1
                 continue
@@ -162,11 +199,13 @@ class Router:
                 if queue is None:
                     queue = self.pending[ti] = []
                 queue.append(Delivery(ti, message, source, group.id))
+                if record is _MISSING:
+                    record = snapshot(message)
                 run._fast(
                     MESSAGE_SENT,
                     source,
                     now,
-                    (source, tgt, group.id, type(message).__name__, message),
+                    (source, tgt, group.id, type(message).__name__, *record),
                 )
                 sent += 1
         if sent == 0:

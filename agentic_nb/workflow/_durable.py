@@ -80,7 +80,7 @@ def restore(
             st.buffers[src].extend(decode(m) for m in msgs)
     run._state = cp.decoded_state()
     for ex_id, st_data in cp.executor_states.items():
-        wf.executor(ex_id).on_checkpoint_restore(decode(st_data))
+        run.executor(ex_id).on_checkpoint_restore(decode(st_data))
     run._seq = cp.event_seq
 
     order = {e.id: i for i, e in enumerate(wf._executors)}

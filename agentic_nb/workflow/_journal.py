@@ -20,6 +20,7 @@ skips it on its hot path); restoring a run from these records is ``_durable.py``
 from __future__ import annotations
 
 import builtins
+import copy
 from typing import TYPE_CHECKING, Any
 
 from ._checkpoint import Checkpoint, new_checkpoint_id
@@ -37,12 +38,14 @@ from ._events import (
     RequestInfo,
 )
 from ._typing import is_any
-from .codec import _REGISTRY, encode, type_key
+from .codec import _REGISTRY, decode, encode, type_key
 
 if TYPE_CHECKING:
     from ._context import WorkflowContext
+    from ._executor import Executor
     from ._runner import Run
     from ._superstep import Slot
+    from ._workflow import Workflow
 
 # Lifecycle events the engine re-creates itself; streamed agent chunks are transient.
 ENGINE_EVENTS = (
@@ -76,6 +79,32 @@ def resolve_type(ref: str) -> Any:
     if ref in _BUILTIN_TYPES:
         return _BUILTIN_TYPES[ref]
     return _REGISTRY.get(ref, Any)
+
+
+def own_executors(wf: Workflow) -> tuple[Executor, ...]:
+    """The executors of one run: a fresh copy of each stateful executor, the rest shared.
+
+    A copy starts from the state of the workflow's instance (through its own
+    ``on_checkpoint_save``/``on_checkpoint_restore``, a codec round trip or a deep
+    copy in between), so two runs never share executor-local state.
+    """
+    execs = wf._executors
+    if not wf._stateful:
+        return execs
+    stateful = set(map(id, wf._stateful))
+    return tuple(_copy_of(ex) if id(ex) in stateful else ex for ex in execs)
+
+
+def _copy_of(ex: Executor) -> Executor:
+    inst = copy.copy(ex)
+    state = ex.on_checkpoint_save()
+    if state is not None:
+        try:
+            fresh = decode(encode(state))
+        except Exception:
+            fresh = copy.deepcopy(state)
+        inst.on_checkpoint_restore(fresh)
+    return inst
 
 
 class Journal:
@@ -243,11 +272,7 @@ class Journal:
                 for eid, st in router.fanin.items()
             },
             state={k: encode(v) for k, v in run._state.items()},
-            executor_states={
-                ex.id: encode(st)
-                for ex in wf._stateful
-                if (st := ex.on_checkpoint_save()) is not None
-            },
+            executor_states=self.executor_states(),
             pending_requests=[
                 {
                     "request_id": r.request_id,
@@ -262,6 +287,17 @@ class Journal:
             event_seq=run._seq,
             status=status,
         )
+
+    def executor_states(self) -> dict[str, Any]:
+        """What this run's stateful executors return from ``on_checkpoint_save``."""
+        run = self.run
+        wf = run.workflow
+        states: dict[str, Any] = {}
+        for ex in wf._stateful:
+            st = run._executors[wf._index[ex.id]].on_checkpoint_save()
+            if st is not None:
+                states[ex.id] = encode(st)
+        return states
 
     async def save_checkpoint(self, status: str) -> None:
         run = self.run

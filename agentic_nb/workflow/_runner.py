@@ -41,7 +41,8 @@ from ._events import (
     WorkflowWaiting,
     _materialize,
 )
-from ._journal import Journal
+from ._executor import Executor
+from ._journal import Journal, own_executors
 from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
 from ._routing import Delivery, Router
 from ._superstep import TERMINAL, Engine, Slot
@@ -109,6 +110,8 @@ class Run:
         self._event_list = self.events._events
         self._seq = 0
         self._state: dict[str, Any] = {}
+        # Executors with on_checkpoint_save state get a copy of their own per run.
+        self._executors = own_executors(workflow)
         # executor id -> [(superstep, attempt, message type, status, ms, ExecutorError|None)]
         self._attempts: dict[str, list[AttemptRecord]] = {}
         self._requests: dict[str, _PendingReq] = {}
@@ -280,6 +283,41 @@ class Run:
             )
             for r in self._requests.values()
         ]
+
+    def executor(self, executor_id: str) -> Executor:
+        """The executor instance this run uses.
+
+        An executor that keeps state (it overrides ``on_checkpoint_save``) gets a copy
+        of its own in every run, starting from the state of the workflow's instance, so
+        concurrent runs never share it; the others are the workflow's own instances.
+
+        Example::
+
+            >>> import asyncio
+            >>> from agentic_nb import Executor, WorkflowBuilder, WorkflowContext, handler
+            >>> class Tally(Executor):
+            ...     def __init__(self) -> None:
+            ...         super().__init__(id="tally")
+            ...         self.seen = 0
+            ...     @handler
+            ...     async def add(self, n: int, ctx: WorkflowContext[None, int]) -> None:
+            ...         self.seen += n
+            ...         await ctx.yield_output(self.seen)
+            ...     def on_checkpoint_save(self) -> dict[str, int]:
+            ...         return {"seen": self.seen}
+            ...     def on_checkpoint_restore(self, state: dict[str, int]) -> None:
+            ...         self.seen = state["seen"]
+            >>> tally = Tally()
+            >>> wf = WorkflowBuilder(start=tally).build()
+            >>> one, two = wf.start(5), wf.start(7)
+            >>> asyncio.run(one.until_idle()).outputs, asyncio.run(two.until_idle()).outputs
+            ([5], [7])
+            >>> one.executor("tally").seen, two.executor("tally").seen, tally.seen
+            (5, 7, 0)
+        """
+        wf = self.workflow
+        wf.executor(executor_id)  # KeyError naming the known ids
+        return self._executors[wf._index[executor_id]]
 
     @property
     def state(self) -> dict[str, Any]:

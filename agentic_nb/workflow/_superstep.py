@@ -217,7 +217,7 @@ class Engine:
             return None
         run.status = "running"
         pending = router.take()
-        execs = wf._executors
+        execs = run._executors
         if len(pending) == 1:
             ((idx, ds),) = pending.items()
             slot = Slot(idx, execs[idx], ds)

@@ -120,6 +120,9 @@ def restore(
             if r["s"] >= cp.superstep:
                 run._journal.replay.setdefault((r["s"], r["e"]), []).append(r)
         for r in journal:
+            if r.get("k") == "fail" and r["s"] >= cp.superstep:
+                at = (r["s"], r["e"], r["p"])
+                run._journal.attempts[at] = max(run._journal.attempts.get(at, 0), r["a"])
             if r.get("k") == "request" and r["s"] >= cp.superstep:
                 run._journal.replay_requests.setdefault((r["s"], r["e"]), []).append(r)
                 if r["id"] not in run._answers:
@@ -138,7 +141,7 @@ def restore(
     )
     if not fork and _was_cancelled(journal):
         if reopen:
-            run._journal.add({"k": "reopen"})
+            run._journal.add({"k": "status", "status": run.status})
         else:
             run._set_cancelled(announce=False)
             return
@@ -155,15 +158,9 @@ def restore(
 
 
 def _was_cancelled(journal: list[dict[str, Any]]) -> bool:
-    """True when the run's last ``cancel`` record is not followed by a ``reopen``."""
-    cancelled = False
-    for r in journal:
-        k = r.get("k")
-        if k == "cancel":
-            cancelled = True
-        elif k == "reopen":
-            cancelled = False
-    return cancelled
+    """True when the run's last ``status`` record says ``cancelled`` (not reopened since)."""
+    marks = [r for r in journal if r.get("k") == "status"]
+    return bool(marks) and marks[-1].get("status") == "cancelled"
 
 
 def _add_failure(run: Run, r: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ Journal record kinds (JSON objects, key ``k``):
   the request and its response type.
 - ``answer``  — the answer to request ``id``.
 - ``outputs`` / ``fork`` — written by a fork: the outputs it inherits and where it came from.
+- ``status`` — a status change between checkpoints: ``cancelled`` by ``run.cancel()``,
+  back to ``running``/``waiting`` by ``run.reopen()`` (a resume honours the last one).
 
 A :class:`Journal` without storage does nothing (``active`` is false and the engine
 skips it on its hot path); restoring a run from these records is ``_durable.py``.
@@ -114,7 +116,16 @@ class Journal:
     engine tests ``active`` before calling the async ones on its hot path.
     """
 
-    __slots__ = ("active", "replay", "replay_requests", "run", "started", "storage", "unsaved")
+    __slots__ = (
+        "active",
+        "attempts",
+        "replay",
+        "replay_requests",
+        "run",
+        "started",
+        "storage",
+        "unsaved",
+    )
 
     def __init__(self, run: Run, storage: Any) -> None:
         self.run = run
@@ -125,6 +136,8 @@ class Journal:
         # What a restored run finds already done in its open superstep (see _durable).
         self.replay: dict[tuple[int, str], list[dict[str, Any]]] = {}
         self.replay_requests: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        # (superstep, executor, delivery position) -> attempts that already failed there
+        self.attempts: dict[tuple[int, str, int], int] = {}
 
     # --------------------------------------------------------------- records
     def request(self, slot: Slot, call: int, rid: str) -> None:

@@ -47,6 +47,7 @@ from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResu
 from ._routing import Delivery, Router
 from ._superstep import TERMINAL, Engine, Slot
 from ._typing import type_name
+from .codec import CodecError
 
 if TYPE_CHECKING:
     from ._workflow import Workflow
@@ -515,9 +516,16 @@ class Run:
             )
         except TypeError as exc:
             raise RequestError(str(exc)) from None
+        try:
+            record = self._journal.answer_record(request_id, value)  # encoded before consumed
+        except CodecError as exc:
+            raise RequestError(
+                f"the answer to request {request_id!r} of durable run {self.run_id!r} cannot be "
+                f"stored ({exc}); the request is still pending: answer with storable data"
+            ) from exc
         del self._requests[request_id]
         self._answers[request_id] = value
-        self._journal.add(self._journal.answer_record(request_id, value))
+        self._journal.add(record)
         self._emit(RequestAnswered(request_id=request_id, response=value), req.executor_id)
         if self.status == "waiting" and not self._requests:
             self.status = "running"
@@ -583,7 +591,8 @@ class Run:
             # A superstep that only waits for answers ran nothing to roll back: it stays
             # open with its request ids, so a reopened run takes the same answers.
             self._roll_back()
-        self._journal.add({"k": "cancel"})  # a resume keeps it cancelled unless reopened
+        # A resume keeps it cancelled unless reopened (storage.runs() reads it too).
+        self._journal.add({"k": "status", "status": "cancelled"})
         self._set_cancelled(announce=True)
 
     def _roll_back(self) -> None:
@@ -636,7 +645,7 @@ class Run:
         self.error = None
         self._t_end = None
         self.status = "waiting" if self._requests else "running"
-        self._journal.add({"k": "reopen"})
+        self._journal.add({"k": "status", "status": self.status})
         return self
 
     # ---------------------------------------------------------------- streams

@@ -382,6 +382,8 @@ class Engine:
         journal = run._journal
         durable = journal.active
         attempt = 0
+        if journal.attempts:  # failed attempts recorded before a restart still count
+            attempt = journal.attempts.pop((run.superstep, ex_id, slot.next), 0)
         while True:
             attempt += 1
             ctx: WorkflowContext[Any, Any] = WorkflowContext(

@@ -331,6 +331,16 @@ class WorkflowContext(Generic[M, O]):
             return answer
         return _Ready(answer)
 
+    def _ask(
+        self, request_id: str, request: Any, response_type: Any, origin: str
+    ) -> Awaitable[Any]:
+        """``request_info`` under a known request id, asked by executor path ``origin``
+        (a sub-workflow forwarding its child's requests)."""
+        index = self._calls
+        self._calls += 1
+        answer = self._run._request_answer(self, index, request, response_type, request_id, origin)
+        return _Ready(answer)
+
     def request_info_sync(
         self,
         request: Any,

@@ -111,6 +111,7 @@ class Run:
         self._event_list = self.events._events
         self._seq = 0
         self._state: dict[str, Any] = {}
+        self._subruns: dict[str, Run] = {}  # child runs of sub-workflows waiting for answers
         # Executors with on_checkpoint_save state get a copy of their own per run.
         self._executors = own_executors(workflow)
         # executor id -> [(superstep, attempt, message type, status, ms, ExecutorError|None)]
@@ -449,25 +450,49 @@ class Run:
 
     # ------------------------------------------------------- human in the loop
     def _request_answer(
-        self, ctx: WorkflowContext[Any, Any], call: int, request: Any, response_type: Any
+        self,
+        ctx: WorkflowContext[Any, Any],
+        call: int,
+        request: Any,
+        response_type: Any,
+        request_id: str | None = None,
+        origin: str | None = None,
     ) -> Any:
+        """The answer to ``request_info`` call ``call`` of this delivery, or PendingRequest.
+
+        ``request_id`` gives the request a known id (a sub-workflow forwards its child's
+        requests under the child's ids); it is announced once, whatever the call order,
+        as coming from ``origin`` (the asking executor's path, e.g. ``"sub/ask"``).
+        """
         slot: Slot = ctx._slot
         key = (slot.next, call)
         if slot.request_ids is None:
             slot.request_ids = {}
-        rid = slot.request_ids.get(key)
-        if rid is not None and rid in self._answers:
-            return self._answers[rid]
-        if rid is None:
-            rid = uuid.uuid4().hex
-            slot.request_ids[key] = rid
-            self._requests[rid] = _PendingReq(
-                rid, slot.executor.id, request, response_type, self.superstep
-            )
+        if request_id is not None:
+            if request_id in self._answers:
+                return self._answers[request_id]
+            if request_id in self._requests:
+                raise PendingRequest(request_id)
+            rid: str | None = request_id
+            slot.request_ids[key] = request_id
+        else:
+            rid = slot.request_ids.get(key)
+            if rid is not None and rid in self._answers:
+                return self._answers[rid]
+        if rid is None or rid == request_id:
+            if rid is None:
+                rid = uuid.uuid4().hex
+                slot.request_ids[key] = rid
+            asker = origin or slot.executor.id
+            self._requests[rid] = _PendingReq(rid, asker, request, response_type, self.superstep)
             self._journal.request(slot, call, rid)
-            ctx._emit(
-                RequestInfo(request_id=rid, request=request, response_type=type_name(response_type))
+            info = RequestInfo(
+                request_id=rid, request=request, response_type=type_name(response_type)
             )
+            if origin is None:
+                ctx._emit(info)
+            else:
+                self._emit(info, origin)
         raise PendingRequest(rid)
 
     async def respond(self, request_id: str, value: Any, *, resume: bool = True) -> WorkflowResult:

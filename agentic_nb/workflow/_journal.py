@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._checkpoint import Checkpoint, new_checkpoint_id
 from ._context import ExecutorError
+from ._errors import RunStateError
 from ._events import (
     AgentRunUpdate,
     CheckpointSaved,
@@ -236,6 +237,12 @@ class Journal:
         """First call of a run: the ``graph`` record and the initial checkpoint."""
         run = self.run
         if not self.started:
+            if await self.storage.latest(run.run_id) is not None:
+                raise RunStateError(
+                    f"run {run.run_id!r} already exists in {self.storage!r}: starting it again "
+                    f"would merge two runs' journals; continue it with "
+                    f"wf.resume({run.run_id!r}), or start with another run_id (or none)"
+                )
             wf = run.workflow
             await self.storage.append(
                 run.run_id,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _routing
 from ._context import ExecutorError, PendingRequest, WorkflowContext
-from ._errors import ExecutorTimeout, RoutingError
+from ._errors import ExecutorTimeout, RoutingError, RunStateError
 from ._events import (
     EXECUTOR_COMPLETED,
     EXECUTOR_INVOKED,
@@ -165,6 +165,8 @@ class Engine:
             if journal.active:
                 try:
                     await journal.before_step()
+                except RunStateError:
+                    raise  # the caller's mistake (e.g. a run id that exists): nothing ran
                 except Exception as exc:
                     run._fail(type(exc).__name__, f"checkpoint storage failed: {exc}")
                     return self.mark_nothing()

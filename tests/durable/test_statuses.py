@@ -222,3 +222,15 @@ async def test_a_handler_raising_cancelled_error_is_retried_like_any_failure() -
     result = await asyncio.wait_for(WorkflowBuilder(start=flaky).build().run(7), 5)
     assert result.status == "completed" and result.outputs == [7]
     assert len(calls) == 2
+
+
+# --------------------------------------------------------------- existing run ids
+async def test_starting_a_run_id_that_exists_raises(storage: Any) -> None:
+    wf = chain(storage)
+    first = await wf.run(3, run_id="taken")
+    assert first.status == "completed"
+    journal_before = await storage.journal("taken")
+    with pytest.raises(RunStateError, match=r"'taken' already exists.*wf\.resume\('taken'\)"):
+        await wf.run(4, run_id="taken")
+    assert await storage.journal("taken") == journal_before  # nothing merged
+    assert (await wf.resume("taken")).status == "completed"

@@ -332,6 +332,8 @@ class Workflow:
                 fork = latest is not None and latest.checkpoint_id != cp.checkpoint_id
                 if not fork:
                     run.run_id = cp.run_id
+                elif run.run_id == cp.run_id:
+                    run.run_id = new_run_id()  # a fork is a new run, never merged into its parent
             else:
                 assert run_id is not None
                 cp = await store.latest(run_id)

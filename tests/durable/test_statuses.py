@@ -234,3 +234,16 @@ async def test_starting_a_run_id_that_exists_raises(storage: Any) -> None:
         await wf.run(4, run_id="taken")
     assert await storage.journal("taken") == journal_before  # nothing merged
     assert (await wf.resume("taken")).status == "completed"
+
+
+async def test_resuming_an_earlier_checkpoint_forks_under_a_new_run_id(storage: Any) -> None:
+    wf = chain(storage)
+    done = await wf.run(3, run_id="orig")
+    journal_before = await storage.journal("orig")
+    earlier = (await storage.list("orig"))[0]
+    forked = await wf.resume("orig", checkpoint_id=earlier.checkpoint_id)
+    result = await forked.until_idle()  # raised RunStateError: it reused the run id "orig"
+    assert result.outputs == [6]
+    assert forked.run_id != "orig" and forked.parent == ("orig", earlier.checkpoint_id)
+    assert await storage.journal("orig") == journal_before
+    assert done.outputs == [6]

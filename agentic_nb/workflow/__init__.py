@@ -52,6 +52,7 @@ from ._events import (
     WorkflowFailed,
     WorkflowResumed,
     WorkflowStarted,
+    WorkflowWaiting,
 )
 from ._executor import Executor, ExecutorKind, FunctionExecutor, RetryPolicy, executor, handler
 from ._file_storage import FileCheckpointStorage
@@ -130,6 +131,7 @@ __all__ = [
     "WorkflowResumed",
     "WorkflowStarted",
     "WorkflowValidationError",
+    "WorkflowWaiting",
     "executor",
     "handler",
     "register_checkpoint_type",

@@ -157,6 +157,21 @@ class WorkflowBuilder:
         kind = "direct" if condition is None else "conditional"
         if label is None and condition is not None:
             label = describe_callable(condition)
+        for e in self._edges:
+            if (
+                type(e) is DirectEdge
+                and e.sources == (a,)
+                and e.targets == (b,)
+                and e.condition is condition
+            ):
+                what = "edge" if condition is None else f"conditional edge ({label})"
+                problem = (
+                    f"duplicate {what} {a!r} -> {b!r} (edge {e.id!r} already connects them): "
+                    f"every message would be delivered twice; add the edge once"
+                )
+                if problem not in self._problems:
+                    self._problems.append(problem)
+                return self
         self._edges.append(
             DirectEdge(self._edge_id(f"{a}->{b}"), kind, (a,), (b,), label, condition=condition)
         )

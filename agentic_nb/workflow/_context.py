@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._events import Custom, Log, WorkflowEvent
 from ._typing import matcher_for, type_name
+from .codec import CodecError, narrowed
 
 if TYPE_CHECKING:
     from typing_extensions import TypeVar as _TV
@@ -24,6 +25,8 @@ else:
 T = TypeVar("T")
 
 
+# Message types that always come back as themselves from a journal.
+_EXACT = frozenset({int, str, float, bool, bytes, type(None), list, dict, tuple})
 _EXHAUSTED = iter(())  # an empty iterator stays exhausted: safe to share
 
 
@@ -234,8 +237,23 @@ class WorkflowContext(Generic[M, O]):
         """
         if target is not None:
             self._run._check_target(self._executor, target)
+        if self._run._journal.active and type(message) not in _EXACT:
+            self._check_durable(message)
         self._messages.append((message, target))
         return DONE
+
+    def _check_durable(self, message: Any) -> None:
+        """On a durable run, refuse a message that would come back as another type."""
+        base = narrowed(message)
+        if base is not None:
+            t = type(message)
+            raise CodecError(
+                f"executor {self._executor!r} sent a {t.__qualname__} on durable run "
+                f"{self._run.run_id!r}: it would be stored as a plain {base.__name__} and reach "
+                f"{base.__name__} handlers after a resume; register it with "
+                f"agentic_nb.workflow.register_checkpoint_type({t.__qualname__}) or send a "
+                f"{base.__name__}"
+            )
 
     def yield_output(self, output: O) -> Awaitable[None]:
         """Produce a workflow output (``result.outputs``).
@@ -311,6 +329,16 @@ class WorkflowContext(Generic[M, O]):
         answer = self._run._request_answer(self, index, request, response_type)
         if self._threaded:
             return answer
+        return _Ready(answer)
+
+    def _ask(
+        self, request_id: str, request: Any, response_type: Any, origin: str
+    ) -> Awaitable[Any]:
+        """``request_info`` under a known request id, asked by executor path ``origin``
+        (a sub-workflow forwarding its child's requests)."""
+        index = self._calls
+        self._calls += 1
+        answer = self._run._request_answer(self, index, request, response_type, request_id, origin)
         return _Ready(answer)
 
     def request_info_sync(

@@ -1,4 +1,11 @@
-"""Rich display hooks; the SVG comes from agentic_nb.notebook when its extra is installed."""
+"""The engine's one door to the layers above it (notebook, widgets, agents).
+
+The workflow engine never imports ``agentic_nb.notebook``, ``agentic_nb.widgets`` or
+``agentic_nb.agents`` at module level; ``Run.show()``, ``Workflow.as_agent()``,
+``to_dot()``, rich display and the like call the functions here, which import the
+upper layer lazily (so a missing extra only matters when it is used). The SVG of
+the rich display comes from ``agentic_nb.notebook`` when its extra is installed.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,74 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._builder import WorkflowBuilder
+    from ._events import WorkflowEvent
     from ._runner import Run
     from ._workflow import Workflow
+
+
+# ----------------------------------------------------------------- widgets
+def live_run(run: Run) -> Any:
+    from agentic_nb.widgets import live_run as make
+
+    return make(run)
+
+
+def stepper(run: Run) -> Any:
+    from agentic_nb.widgets import stepper as make
+
+    return make(run)
+
+
+def approvals(run: Run) -> Any:
+    from agentic_nb.widgets import approvals as make
+
+    return make(run)
+
+
+def checkpoints_view(run: Run) -> Any:
+    from agentic_nb.widgets import checkpoints_view as make
+
+    return make(run)
+
+
+# ---------------------------------------------------------------- notebook
+def workflow_to_dot(wf: Workflow, run: Run | None = None) -> str:
+    from agentic_nb.notebook import workflow_to_dot as make
+
+    dot: str = make(wf, run=run) if run is not None else make(wf)
+    return dot
+
+
+def workflow_to_networkx(wf: Workflow) -> Any:
+    from agentic_nb.notebook import workflow_to_networkx as make
+
+    return make(wf)
+
+
+def workflow_to_mermaid(wf: Workflow) -> str:
+    from agentic_nb.notebook import workflow_to_mermaid as make
+
+    text: str = make(wf)
+    return text
+
+
+def events_to_dataframe(events: list[WorkflowEvent]) -> Any:
+    from agentic_nb._optional import require
+
+    require("pandas", "notebook")
+    from agentic_nb.notebook import events_to_dataframe as make
+
+    return make(events)
+
+
+# ------------------------------------------------------------------ agents
+def workflow_as_agent(wf: Workflow, name: str) -> Any:
+    from agentic_nb.agents import workflow_as_agent as make
+
+    return make(wf, name)
+
+
+# ------------------------------------------------------------ rich display
 
 
 def workflow_text(wf: Workflow) -> str:

@@ -1,20 +1,13 @@
-"""Durable runs: journal records, checkpoints, restore and replay for :class:`Run`.
+"""Restoring a durable run: rebuild a :class:`Run` from a checkpoint and its journal.
 
-Journal record kinds (JSON objects, key ``k``):
-
-- ``graph``   — once per run: workflow name, graph hash and ``Workflow.describe()``.
-- ``write``   — a finished delivery: superstep ``s``, executor ``e``, delivery position
-  ``p``, attempt ``a``, duration ``d``, sent messages ``m``, outputs ``o``, state writes ``w``.
-- ``fail``    — a failed attempt (so ``previous_errors`` survive a restart).
-- ``request`` — a ``request_info`` call: ``s``, ``e``, ``p``, call index ``c``, ``id``,
-  the request and its response type.
-- ``answer``  — the answer to request ``id``.
-- ``outputs`` / ``fork`` — written by a fork: the outputs it inherits and where it came from.
+The records themselves are written by :class:`~._journal.Journal` (its module
+docstring lists them). ``restore`` rebuilds the committed state; ``apply_replay``
+fills a re-opened superstep with the deliveries the journal says already finished,
+so they are replayed, never re-run.
 """
 
 from __future__ import annotations
 
-import builtins
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -23,219 +16,17 @@ from ._checkpoint import (
     CheckpointError,
     GraphMismatchError,
     graph_diff,
-    new_checkpoint_id,
 )
 from ._context import ExecutorError
-from ._events import (
-    AgentRunUpdate,
-    CheckpointSaved,
-    ExecutorCompleted,
-    ExecutorFailed,
-    ExecutorInvoked,
-    MessageSent,
-    MessageUndelivered,
-    Output,
-    RequestAnswered,
-    RequestInfo,
-    WorkflowResumed,
-)
-from ._typing import is_any
-from .codec import _REGISTRY, decode, encode, type_key
+from ._events import ExecutorCompleted, WorkflowResumed
+from ._journal import resolve_type, type_ref
+from .codec import decode, encode
 
 if TYPE_CHECKING:
-    from ._context import WorkflowContext
-    from ._runner import Run, _OpenSuperstep, _Slot
+    from ._runner import Run
+    from ._superstep import OpenSuperstep
 
-# Lifecycle events the engine re-creates itself; streamed agent chunks are transient.
-_ENGINE_EVENTS = (
-    ExecutorInvoked,
-    ExecutorCompleted,
-    ExecutorFailed,
-    MessageSent,
-    MessageUndelivered,
-    Output,
-    RequestInfo,
-    RequestAnswered,
-    CheckpointSaved,
-    AgentRunUpdate,
-)
-
-_BUILTIN_TYPES = {t.__name__: t for t in (int, str, float, bool, dict, list, tuple, bytes)}
-
-
-def type_ref(tp: Any) -> str:
-    if not isinstance(tp, type) or is_any(tp):
-        return "Any"
-    name = tp.__name__
-    if name in _BUILTIN_TYPES and getattr(builtins, name, None) is tp:
-        return name
-    return type_key(tp)
-
-
-def resolve_type(ref: str) -> Any:
-    if ref in _BUILTIN_TYPES:
-        return _BUILTIN_TYPES[ref]
-    return _REGISTRY.get(ref, Any)
-
-
-# ------------------------------------------------------------------- records
-def request_record(run: Run, slot: _Slot, call: int, rid: str) -> dict[str, Any]:
-    req = run._requests[rid]
-    return {
-        "k": "request",
-        "s": run.superstep,
-        "e": slot.executor.id,
-        "p": slot.next,
-        "c": call,
-        "id": rid,
-        "req": encode(req.request),
-        "rt": type_ref(req.response_type),
-    }
-
-
-def answer_record(rid: str, value: Any) -> dict[str, Any]:
-    return {"k": "answer", "id": rid, "v": encode(value)}
-
-
-def failure_record(run: Run, slot: _Slot, error: ExecutorError, dur: float) -> dict[str, Any]:
-    return {
-        "k": "fail",
-        "s": run.superstep,
-        "e": slot.executor.id,
-        "p": slot.next,
-        "a": error.attempt,
-        "d": dur,
-        "et": error.error_type,
-        "em": error.message,
-    }
-
-
-def _task_events(run: Run, executor_id: str, first: int) -> list[Any]:
-    """Events a task emitted itself (logs, custom events), not the engine's own."""
-    return [
-        encode(e)
-        for e in run.events.since(first)
-        if e.executor_id == executor_id and not isinstance(e, _ENGINE_EVENTS)
-    ]
-
-
-async def record_write(
-    run: Run,
-    slot: _Slot,
-    ctx: WorkflowContext[Any, Any],
-    attempt: int,
-    dur: float,
-    first_event: int,
-) -> None:
-    """Persist a finished delivery at once (the superstep's "pending writes")."""
-    if run._unsaved:
-        await flush(run)
-    writes = ctx._state_writes or {}
-    record = {
-        "k": "write",
-        "s": run.superstep,
-        "e": slot.executor.id,
-        "p": slot.next,
-        "a": attempt,
-        "d": dur,
-        "mt": type(ctx._delivery.message).__name__,
-        "m": [[encode(m), t] for m, t in ctx._messages],
-        "o": [encode(o) for o in ctx._outputs or ()],
-        "w": {k: encode(v) for k, v in writes.items()},
-    }
-    events = _task_events(run, slot.executor.id, first_event)
-    if events:
-        record["ev"] = events
-    await run.storage.append(run.run_id, record)
-
-
-async def flush(run: Run) -> None:
-    records, run._unsaved = run._unsaved, []
-    for i, rec in enumerate(records):
-        try:
-            await run.storage.append(run.run_id, rec)
-        except BaseException:
-            run._unsaved[:0] = records[i:]
-            raise
-
-
-# ------------------------------------------------------------- checkpoints
-async def before_step(run: Run) -> None:
-    if not run._journal_started:
-        wf = run.workflow
-        await run.storage.append(
-            run.run_id,
-            {"k": "graph", "workflow": wf.name, "hash": wf.graph_hash, "graph": wf.describe()},
-        )
-        run._journal_started = True
-        if run._unsaved:
-            await flush(run)
-        if run.last_checkpoint_id is None and run._open is None:
-            await save_checkpoint(run, "running")
-    elif run._unsaved:
-        await flush(run)
-
-
-async def after_barrier(run: Run, *, final: bool) -> None:
-    every = run.workflow.checkpoint_every
-    if every is None:
-        return
-    if final or run.superstep % every == 0:
-        await save_checkpoint(run, "completed" if final else "running")
-
-
-def make_checkpoint(run: Run, status: str) -> Checkpoint:
-    wf = run.workflow
-    execs = wf._executors
-    parent = run.last_checkpoint_id
-    if parent is None and run.parent is not None:
-        parent = run.parent[1]
-    return Checkpoint(
-        checkpoint_id=new_checkpoint_id(),
-        run_id=run.run_id,
-        workflow=wf.name,
-        graph_hash=wf.graph_hash,
-        superstep=run.superstep,
-        parent_id=parent,
-        queued=[
-            {
-                "target": execs[i].id,
-                "source": d.source,
-                "edge": d.edge,
-                "message": encode(d.message),
-            }
-            for i in sorted(run._pending)
-            for d in run._pending[i]
-        ],
-        fan_in={
-            eid: {s: [encode(m) for m in q] for s, q in st.buffers.items()}
-            for eid, st in run._fanin.items()
-        },
-        state={k: encode(v) for k, v in run._state.items()},
-        executor_states={
-            ex.id: encode(st) for ex in wf._stateful if (st := ex.on_checkpoint_save()) is not None
-        },
-        pending_requests=[
-            {
-                "request_id": r.request_id,
-                "executor_id": r.executor_id,
-                "request": encode(r.request),
-                "response_type": type_ref(r.response_type),
-                "superstep": r.superstep,
-            }
-            for r in run._requests.values()
-        ],
-        outputs_count=len(run.outputs),
-        event_seq=run._seq,
-        status=status,
-    )
-
-
-async def save_checkpoint(run: Run, status: str) -> None:
-    cp = make_checkpoint(run, status)
-    await run.storage.save(cp)
-    run.last_checkpoint_id = cp.checkpoint_id
-    run._emit(CheckpointSaved(checkpoint_id=cp.checkpoint_id), None)
+__all__ = ["apply_replay", "new_run_id", "resolve_type", "restore", "type_ref"]
 
 
 # ------------------------------------------------------------------ restore
@@ -247,9 +38,15 @@ def restore(
     fork: bool,
     allow_graph_change: bool = False,
     state: dict[str, Any] | None = None,
+    reopen: bool = False,
 ) -> None:
-    """Rebuild ``run`` from checkpoint ``cp`` and its run's ``journal``."""
-    from ._runner import Delivery, _PendingReq
+    """Rebuild ``run`` from checkpoint ``cp`` and its run's ``journal``.
+
+    A checkpoint that leaves nothing to run gives its terminal status at once; a run
+    cancelled with ``run.cancel()`` stays cancelled unless ``reopen`` is true.
+    """
+    from ._routing import Delivery
+    from ._runner import _PendingReq
 
     wf = run.workflow
     if cp.graph_hash != wf.graph_hash and not allow_graph_change:
@@ -260,7 +57,8 @@ def restore(
             f"resume with the same graph, or pass allow_graph_change=True if the change is safe"
         )
     run.superstep = cp.superstep
-    run._pending = {}
+    router = run._router
+    router.pending = {}
     for q in cp.queued:
         idx = wf._index.get(q["target"])
         if idx is None:
@@ -268,11 +66,11 @@ def restore(
                 f"checkpoint {cp.checkpoint_id!r} queues a message for executor "
                 f"{q['target']!r}, which workflow {wf.name!r} does not have"
             )
-        run._pending.setdefault(idx, []).append(
+        router.pending.setdefault(idx, []).append(
             Delivery(idx, decode(q["message"]), q["source"], q["edge"])
         )
     for eid, bufs in cp.fan_in.items():
-        st = run._fanin.get(eid)
+        st = router.fanin.get(eid)
         if st is None:
             raise CheckpointError(
                 f"checkpoint {cp.checkpoint_id!r} holds buffers of fan-in {eid!r}, which "
@@ -282,7 +80,7 @@ def restore(
             st.buffers[src].extend(decode(m) for m in msgs)
     run._state = cp.decoded_state()
     for ex_id, st_data in cp.executor_states.items():
-        wf.executor(ex_id).on_checkpoint_restore(decode(st_data))
+        run.executor(ex_id).on_checkpoint_restore(decode(st_data))
     run._seq = cp.event_seq
 
     order = {e.id: i for i, e in enumerate(wf._executors)}
@@ -306,23 +104,27 @@ def restore(
 
     if fork:
         run.parent = (cp.run_id, cp.checkpoint_id)
-        run._journal_started = False
-        run._unsaved.append({"k": "fork", "run": cp.run_id, "checkpoint": cp.checkpoint_id})
+        jr = run._journal
+        jr.started = False
+        jr.unsaved.append({"k": "fork", "run": cp.run_id, "checkpoint": cp.checkpoint_id})
         if run.outputs:
-            run._unsaved.append({"k": "outputs", "o": [encode(o) for o in run.outputs]})
+            jr.unsaved.append({"k": "outputs", "o": [encode(o) for o in run.outputs]})
         for key, value in (state or {}).items():
             run._state[key] = value
         run.status = "running"
     else:
         run.last_checkpoint_id = cp.checkpoint_id
-        run._journal_started = True
+        run._journal.started = True
         run._answers = {r["id"]: decode(r["v"]) for r in journal if r.get("k") == "answer"}
         for r in writes:
             if r["s"] >= cp.superstep:
-                run._replay.setdefault((r["s"], r["e"]), []).append(r)
+                run._journal.replay.setdefault((r["s"], r["e"]), []).append(r)
         for r in journal:
+            if r.get("k") == "fail" and r["s"] >= cp.superstep:
+                at = (r["s"], r["e"], r["p"])
+                run._journal.attempts[at] = max(run._journal.attempts.get(at, 0), r["a"])
             if r.get("k") == "request" and r["s"] >= cp.superstep:
-                run._replay_requests.setdefault((r["s"], r["e"]), []).append(r)
+                run._journal.replay_requests.setdefault((r["s"], r["e"]), []).append(r)
                 if r["id"] not in run._answers:
                     run._requests[r["id"]] = _PendingReq(
                         r["id"], r["e"], decode(r["req"]), resolve_type(r["rt"]), r["s"]
@@ -333,10 +135,32 @@ def restore(
             from_checkpoint=cp.checkpoint_id,
             from_run=cp.run_id,
             fork=fork,
-            replayed_tasks=sum(len(v) for v in run._replay.values()),
+            replayed_tasks=sum(len(v) for v in run._journal.replay.values()),
         ),
         None,
     )
+    if not fork and _was_cancelled(journal):
+        if reopen:
+            run._journal.add({"k": "status", "status": run.status})
+        else:
+            run._set_cancelled(announce=False)
+            return
+    if not router.pending and not run._requests and not run._journal.replay:
+        # Nothing left to run: the checkpoint is the run's end.
+        if fork:
+            edits = f" (the state edits {sorted(state)} change nothing)" if state else ""
+            run.diagnostics.append(
+                f"fork of checkpoint {cp.checkpoint_id!r} of run {cp.run_id!r} has nothing to "
+                f"run: nothing is queued and no request is pending after superstep "
+                f"{cp.superstep}{edits}; fork an earlier checkpoint to re-run from there"
+            )
+        run._complete()
+
+
+def _was_cancelled(journal: list[dict[str, Any]]) -> bool:
+    """True when the run's last ``status`` record says ``cancelled`` (not reopened since)."""
+    marks = [r for r in journal if r.get("k") == "status"]
+    return bool(marks) and marks[-1].get("status") == "cancelled"
 
 
 def _add_failure(run: Run, r: dict[str, Any]) -> None:
@@ -344,12 +168,12 @@ def _add_failure(run: Run, r: dict[str, Any]) -> None:
     run._attempts.setdefault(r["e"], []).append((r["s"], r["a"], "", "failed", r["d"], err))
 
 
-def apply_replay(run: Run, open_: _OpenSuperstep) -> None:
+def apply_replay(run: Run, open_: OpenSuperstep) -> None:
     """Fill a freshly opened superstep with what the journal says already happened."""
     number = open_.number
     for slot in open_.slots:
         ex_id = slot.executor.id
-        for r in sorted(run._replay.pop((number, ex_id), ()), key=lambda r: r["p"]):
+        for r in sorted(run._journal.replay.pop((number, ex_id), ()), key=lambda r: r["p"]):
             if r["p"] != slot.next:
                 continue
             for ev in r.get("ev", ()):
@@ -369,7 +193,7 @@ def apply_replay(run: Run, open_: _OpenSuperstep) -> None:
             )
             run._emit(ExecutorCompleted(attempt=r["a"], duration_ms=r["d"], replayed=True), ex_id)
             slot.next += 1
-        for r in run._replay_requests.pop((number, ex_id), ()):
+        for r in run._journal.replay_requests.pop((number, ex_id), ()):
             if slot.request_ids is None:
                 slot.request_ids = {}
             slot.request_ids[(r["p"], r["c"])] = r["id"]

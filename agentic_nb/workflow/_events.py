@@ -132,11 +132,33 @@ class WorkflowStarted(WorkflowEvent):
 
 @dataclass(kw_only=True, eq=False, slots=True)
 class WorkflowCompleted(WorkflowEvent):
-    """The run reached a terminal or waiting state without failure."""
+    """The run completed: nothing is queued and no request is pending (terminal)."""
 
     status: str = "completed"
     supersteps: int = 0
     duration_ms: float = 0.0
+
+
+@dataclass(kw_only=True, eq=False, slots=True)
+class WorkflowWaiting(WorkflowEvent):
+    """The run went idle waiting for input: ``pending_requests`` are the ids that
+    ``run.respond(request_id, value)`` accepts. Not terminal; a stream ends with it.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> from agentic_nb.workflow import WorkflowWaiting
+        >>> @executor
+        ... async def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+        ...     await ctx.yield_output(n + await ctx.request_info("more?", response_type=int))
+        >>> result = WorkflowBuilder(start=ask).build().run_sync(1)
+        >>> last = result.events[-1]
+        >>> type(last).__name__, last.pending_requests == [result.pending_requests[0].request_id]
+        ('WorkflowWaiting', True)
+    """
+
+    pending_requests: list[str] = field(default_factory=list)
+    status: str = "waiting"
 
 
 @dataclass(kw_only=True, eq=False, slots=True)
@@ -215,7 +237,12 @@ class ExecutorFailed(WorkflowEvent):
 class MessageSent(WorkflowEvent):
     """A message was routed along an edge; it is delivered in the next superstep.
 
-    ``sha256`` is computed from the payload on first access, off the hot path.
+    ``payload`` is what was sent, as it was at the barrier that routed it: a private
+    snapshot (codec round trip, else a deep copy), so a receiver mutating the message
+    it got does not change the record. Immutable payloads (numbers, strings, bytes,
+    ``None``) are kept as they are. ``sha256`` hashes that snapshot (on first access,
+    off the hot path); a payload that can be neither encoded nor copied is hashed at
+    once instead.
     """
 
     source_id: str = ""
@@ -461,10 +488,7 @@ class EventLog(Iterable[WorkflowEvent]):
 
     def to_dataframe(self) -> pandas.DataFrame:
         """One row per event (requires the ``notebook`` extra)."""
-        from agentic_nb._optional import require
-
-        require("pandas", "notebook")
-        from agentic_nb.notebook import events_to_dataframe
+        from ._display import events_to_dataframe
 
         return events_to_dataframe(self._all())
 
@@ -475,7 +499,7 @@ FAST_FIELDS.update(
         SuperstepCompleted: ("duration_ms", "messages_sent"),
         ExecutorInvoked: ("attempt", "message_type", "source_id"),
         ExecutorCompleted: ("attempt", "duration_ms"),
-        MessageSent: ("source_id", "target_id", "edge", "payload_type", "payload"),
+        MessageSent: ("source_id", "target_id", "edge", "payload_type", "payload", "_sha256"),
     }
 )
 FAST_CLASSES.extend(FAST_FIELDS)

@@ -218,7 +218,11 @@ class Executor:
 
     # Checkpoint hooks (used by durable runs); override to save executor-local state.
     def on_checkpoint_save(self) -> dict[str, Any] | None:
-        """Return JSON-friendly executor state to store in each checkpoint."""
+        """Return JSON-friendly executor state to store in each checkpoint.
+
+        An executor that overrides this keeps per-run state: every run works on a copy
+        of it (``run.executor(id)``) that starts from this instance's state.
+        """
         return None
 
     def on_checkpoint_restore(self, state: dict[str, Any]) -> None:

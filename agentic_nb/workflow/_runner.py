@@ -1,10 +1,15 @@
-"""The superstep runner: one :class:`Run` per execution of a workflow.
+"""The run handle: one :class:`Run` per execution of a workflow.
 
-A superstep delivers every queued message, runs every executor that has
-deliveries (concurrently across executors, one delivery at a time within an
-executor), waits for all of them at the barrier, then commits their effects in
-executor registration order: shared-state writes, outputs, and routing of sent
-messages, which become the next superstep's deliveries.
+``Run`` owns what a run has committed — status, outputs, shared state, events,
+attempts, requests and answers — and is the public face (step, drive, answer,
+cancel, stream, inspect, display). The work is delegated:
+
+- ``_superstep.Engine`` drives the supersteps (open → run slots → settle →
+  barrier → checkpoint) and owns the open one;
+- ``_routing.Router`` owns the mailbox: queued deliveries and fan-in buffers;
+- ``_journal.Journal`` persists journal records and checkpoints (a no-op without
+  storage); ``_durable`` restores a run from them;
+- ``_display`` is the one door to the notebook, widgets and agents layers.
 """
 
 from __future__ import annotations
@@ -18,28 +23,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import _durable
-from ._context import (
-    AttemptRecord,
-    ExecutorError,
-    PendingRequest,
-    WorkflowContext,
-    check_response,
-)
-from ._edges import DirectEdge, FanInEdge, FanInState
-from ._errors import ExecutorTimeout, RequestError, RoutingError, RunStateError
+from . import _display
+from ._context import AttemptRecord, PendingRequest, WorkflowContext, check_response
+from ._errors import RequestError, RunStateError
 from ._events import (
-    EXECUTOR_COMPLETED,
-    EXECUTOR_INVOKED,
-    MESSAGE_SENT,
-    SUPERSTEP_COMPLETED,
-    SUPERSTEP_STARTED,
     EventLog,
     ExecutorCompleted,
-    ExecutorFailed,
     FanInWaiting,
     MessageSent,
-    MessageUndelivered,
     Output,
     RequestAnswered,
     RequestInfo,
@@ -47,72 +38,29 @@ from ._events import (
     WorkflowEvent,
     WorkflowFailed,
     WorkflowStarted,
+    WorkflowWaiting,
     _materialize,
 )
-from ._executor import Executor, HandlerSpec
+from ._executor import Executor
+from ._journal import Journal, own_executors
 from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
+from ._routing import Delivery, Router
+from ._superstep import TERMINAL, Engine, Slot
 from ._typing import type_name
+from .codec import CodecError
 
 if TYPE_CHECKING:
     from ._workflow import Workflow
 
 EventListener = Callable[[WorkflowEvent], None]
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
-_MISSING: Any = object()
-_NO_SLOTS: list[Any] = []  # shared empty result; never appended to
-_NO_NAMES: list[str] = []
+__all__ = ["TERMINAL", "Delivery", "Run", "WorkflowCancelled"]
 
 
 class WorkflowCancelled(WorkflowFailed):
     """The run was cancelled with ``run.cancel()``."""
 
     type = "WorkflowCancelled"
-
-
-class Delivery:
-    """A message queued for one executor."""
-
-    __slots__ = ("edge", "message", "source", "target")
-
-    def __init__(self, target: int, message: Any, source: str | None, edge: str | None) -> None:
-        self.target = target
-        self.message = message
-        self.source = source
-        self.edge = edge
-
-
-class _Slot:
-    """One executor's share of an open superstep: its deliveries and their effects."""
-
-    __slots__ = (
-        "deliveries",
-        "done",
-        "executor",
-        "failed",
-        "index",
-        "messages",
-        "next",
-        "outputs",
-        "request_ids",
-        "state_writes",
-        "waiting",
-    )
-
-    def __init__(self, index: int, executor: Executor, deliveries: list[Delivery]) -> None:
-        self.index = index
-        self.executor = executor
-        self.deliveries = deliveries
-        self.next = 0
-        # Effects of finished deliveries; the first delivery's lists are adopted as is.
-        self.messages: list[tuple[Any, str | None]] | None = None
-        self.outputs: list[Any] | None = None
-        self.state_writes: dict[str, Any] | None = None
-        self.waiting: str | None = None
-        self.failed: BaseException | None = None
-        self.done = False
-        # (delivery position, request_info call index) -> request id, kept across replays.
-        self.request_ids: dict[tuple[int, int], str] | None = None
 
 
 @dataclass
@@ -122,19 +70,6 @@ class _PendingReq:
     request: Any
     response_type: Any
     superstep: int
-
-
-class _OpenSuperstep:
-    """A superstep that started and has not reached its barrier yet."""
-
-    __slots__ = ("event_start", "number", "ran", "slots", "started")
-
-    def __init__(self, number: int, slots: list[_Slot], started: float, event_start: int) -> None:
-        self.number = number
-        self.slots = slots
-        self.started = started
-        self.event_start = event_start
-        self.ran: list[_Slot] = slots
 
 
 class Run:
@@ -176,14 +111,11 @@ class Run:
         self._event_list = self.events._events
         self._seq = 0
         self._state: dict[str, Any] = {}
-        self._pending: dict[int, list[Delivery]] = {}
-        self._spare_pending: dict[int, list[Delivery]] = {}
-        self._fanin: dict[str, FanInState] = {
-            g.id: FanInState(g, g.new_buffers()) for g in workflow._fan_ins
-        }
+        self._subruns: dict[str, Run] = {}  # child runs of sub-workflows waiting for answers
+        # Executors with on_checkpoint_save state get a copy of their own per run.
+        self._executors = own_executors(workflow)
         # executor id -> [(superstep, attempt, message type, status, ms, ExecutorError|None)]
         self._attempts: dict[str, list[AttemptRecord]] = {}
-        self._open: _OpenSuperstep | None = None
         self._requests: dict[str, _PendingReq] = {}
         self._answers: dict[str, Any] = {}
         self._listeners: list[EventListener] = []
@@ -192,26 +124,19 @@ class Run:
         for sink in (*workflow.event_sinks, *event_sinks):
             self.add_sink(sink)
         self._lock: asyncio.Lock | None = None
-        self._driver: asyncio.Task[Any] | None = None
-        self._children: list[asyncio.Task[Any]] = []
         self._cancel_requested = False
         self._t0 = time.perf_counter()
         self._epoch = time.time() - self._t0  # wall clock = _epoch + perf_counter()
         self._t_end: float | None = None
-        self._last_number = 0
-        self._last_ran: list[_Slot] = []
-        self._last_event_start = 0
-        # Durability (see _durable.py): storage, journal buffer, lazy restore, replay.
         self.storage: Any = (
             checkpoint_storage if checkpoint_storage is not None else workflow.checkpoint_storage
         )
         self.parent: tuple[str, str] | None = None  # (run_id, checkpoint_id) of a fork
         self.last_checkpoint_id: str | None = None
-        self._journal_started = False
-        self._unsaved: list[dict[str, Any]] = []
-        self._loader: Callable[[], Awaitable[None]] | None = None
-        self._replay: dict[tuple[int, str], list[dict[str, Any]]] = {}
-        self._replay_requests: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        self._loader: Callable[[], Awaitable[None]] | None = None  # lazy restore
+        self._router = Router(self)
+        self._journal = Journal(self, self.storage)
+        self._engine = Engine(self)
 
     @property
     def run_id(self) -> str:
@@ -299,7 +224,7 @@ class Run:
             ),
             None,
         )
-        self._pending = {wf._start_index: [Delivery(wf._start_index, message, None, None)]}
+        self._router.enqueue(wf._start_index, Delivery(wf._start_index, message, None, None))
 
     # ----------------------------------------------------------------- events
     def _emit(self, event: WorkflowEvent, executor_id: str | None) -> None:
@@ -361,6 +286,41 @@ class Run:
             for r in self._requests.values()
         ]
 
+    def executor(self, executor_id: str) -> Executor:
+        """The executor instance this run uses.
+
+        An executor that keeps state (it overrides ``on_checkpoint_save``) gets a copy
+        of its own in every run, starting from the state of the workflow's instance, so
+        concurrent runs never share it; the others are the workflow's own instances.
+
+        Example::
+
+            >>> import asyncio
+            >>> from agentic_nb import Executor, WorkflowBuilder, WorkflowContext, handler
+            >>> class Tally(Executor):
+            ...     def __init__(self) -> None:
+            ...         super().__init__(id="tally")
+            ...         self.seen = 0
+            ...     @handler
+            ...     async def add(self, n: int, ctx: WorkflowContext[None, int]) -> None:
+            ...         self.seen += n
+            ...         await ctx.yield_output(self.seen)
+            ...     def on_checkpoint_save(self) -> dict[str, int]:
+            ...         return {"seen": self.seen}
+            ...     def on_checkpoint_restore(self, state: dict[str, int]) -> None:
+            ...         self.seen = state["seen"]
+            >>> tally = Tally()
+            >>> wf = WorkflowBuilder(start=tally).build()
+            >>> one, two = wf.start(5), wf.start(7)
+            >>> asyncio.run(one.until_idle()).outputs, asyncio.run(two.until_idle()).outputs
+            ([5], [7])
+            >>> one.executor("tally").seen, two.executor("tally").seen, tally.seen
+            (5, 7, 0)
+        """
+        wf = self.workflow
+        wf.executor(executor_id)  # KeyError naming the known ids
+        return self._executors[wf._index[executor_id]]
+
     @property
     def state(self) -> dict[str, Any]:
         """A copy of the committed shared state."""
@@ -370,19 +330,24 @@ class Run:
         """What the next superstep will deliver (or what the open one still has to run)."""
         ex = self.workflow._executors
         out: list[QueuedMessage] = []
-        if self._open is not None:
-            for slot in self._open.slots:
+        open_ = self._engine.open
+        if open_ is not None:
+            for slot in open_.slots:
                 for d in slot.deliveries[slot.next :]:
                     out.append(QueuedMessage(ex[d.target].id, d.source, d.edge, d.message))
             return out
-        for idx in sorted(self._pending):
-            for d in self._pending[idx]:
+        pending = self._router.pending
+        for idx in sorted(pending):
+            for d in pending[idx]:
                 out.append(QueuedMessage(ex[idx].id, d.source, d.edge, d.message))
         return out
 
     def fan_in_buffers(self) -> dict[str, dict[str, list[Any]]]:
         """Messages buffered in each fan-in edge, per source."""
-        return {eid: {s: list(q) for s, q in st.buffers.items()} for eid, st in self._fanin.items()}
+        return {
+            eid: {s: list(q) for s, q in st.buffers.items()}
+            for eid, st in self._router.fanin.items()
+        }
 
     def result(self) -> WorkflowResult:
         """A snapshot of the run as a :class:`WorkflowResult`."""
@@ -402,18 +367,7 @@ class Run:
 
     def can_progress(self) -> bool:
         """True when ``step()`` would run something now."""
-        if self._loader is not None:
-            return True
-        if self.status in TERMINAL:
-            return False
-        if self._open is not None:
-            return any(self._runnable(s) for s in self._open.slots)
-        return bool(self._pending) or self.status == "created"
-
-    def _runnable(self, slot: _Slot) -> bool:
-        if slot.done or slot.failed is not None:
-            return False
-        return slot.waiting is None or slot.waiting in self._answers
+        return self._engine.can_progress()
 
     # ------------------------------------------------------------- durability
     @property
@@ -455,8 +409,7 @@ class Run:
 
     async def flush_journal(self) -> None:
         """Write journal records (requests asked, answers given) that are not stored yet."""
-        if self.storage is not None and self._unsaved:
-            await _durable.flush(self)
+        await self._journal.flush()
 
     # ---------------------------------------------------------------- driving
     async def step(self) -> StepReport:
@@ -466,8 +419,8 @@ class Run:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            await self._run_steps(1)
-        return self._report(self._last_number, self._last_ran, self._last_event_start)
+            await self._engine.run_steps(1)
+        return self._report(*self._engine.last)
 
     async def until_idle(self) -> WorkflowResult:
         """Step until the run completes, fails, is cancelled or waits for input."""
@@ -476,34 +429,10 @@ class Run:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            await self._run_steps(None)
-        if self._unsaved:
-            await self.flush_journal()
+            await self._engine.run_steps(None)
+        if self._journal.unsaved:
+            await self._journal.flush()
         return self.result()
-
-    async def _run_steps(self, limit: int | None) -> None:
-        """Under the lock: one superstep (``limit=1``) or as many as can run."""
-        self._driver = asyncio.current_task()
-        try:
-            if limit is None:
-                while self.can_progress():
-                    await self._step_inner(until_idle=True)
-            elif self.status in TERMINAL:
-                self._mark(self.superstep, [], len(self._event_list))
-            else:
-                await self._step_inner(until_idle=False)
-        except asyncio.CancelledError:
-            if not self._cancel_requested:
-                raise
-            self._finish_cancel()
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            self._mark(self.superstep, [], len(self._event_list))
-        finally:
-            self._driver = None
-            if self._pull_sinks:
-                self._wake_sinks()
 
     def _wake_sinks(self) -> None:
         for sink in self._pull_sinks:
@@ -516,505 +445,54 @@ class Run:
                     stacklevel=2,
                 )
 
-    async def _step_inner(self, until_idle: bool) -> None:
-        """One superstep; with ``until_idle`` it goes on while plain supersteps follow
-        (one coroutine for the whole run instead of one per superstep)."""
-        while True:
-            wf = self.workflow
-            if self.storage is not None:
-                try:
-                    await _durable.before_step(self)
-                except Exception as exc:
-                    self._fail(type(exc).__name__, f"checkpoint storage failed: {exc}")
-                    return self._mark(self.superstep, [], len(self._event_list))
-            if self._open is None:
-                if not self._pending:
-                    self._complete()
-                    return self._mark(self.superstep, [], len(self._event_list))
-                if self.superstep >= wf.max_supersteps:
-                    queued = ", ".join(
-                        f"{wf._executors[i].id} ({len(d)})"
-                        for i, d in sorted(self._pending.items())
-                    )
-                    self._fail(
-                        "MaxSuperstepsReached",
-                        f"max_supersteps={wf.max_supersteps} reached with messages still queued "
-                        f"for: {queued}. Raise max_supersteps or check for a cycle without exit.",
-                    )
-                    return self._mark(self.superstep, [], len(self._event_list))
-                self.status = "running"
-                pending = self._pending
-                self._pending = self._spare_pending  # two dicts take turns: no allocation
-                execs = wf._executors
-                if len(pending) == 1:
-                    ((idx, ds),) = pending.items()
-                    slot = _Slot(idx, execs[idx], ds)
-                    slots = [slot]
-                    names: tuple[str, ...] = (slot.executor.id,)
-                    count = len(ds)
-                else:
-                    slots = [_Slot(i, execs[i], pending[i]) for i in sorted(pending)]
-                    names = tuple(s.executor.id for s in slots)
-                    count = sum(len(s.deliveries) for s in slots)
-                started = time.perf_counter()
-                open_ = self._open = _OpenSuperstep(
-                    self.superstep, slots, started, len(self._event_list)
-                )
-                self._fast(SUPERSTEP_STARTED, None, started, (names, count))
-                pending.clear()
-                self._spare_pending = pending
-                if self._replay or self._replay_requests:
-                    _durable.apply_replay(self, open_)
-                    runnable = [s for s in slots if self._runnable(s)]
-                else:
-                    runnable = slots
-            else:
-                self.status = "running"
-                open_ = self._open
-                runnable = [s for s in open_.slots if self._runnable(s)]
-                for s in runnable:
-                    s.waiting = None
-            open_.ran = runnable
-            if len(runnable) == 1:
-                # _drive's loop inlined: one coroutine less per superstep on the hot path.
-                slot = runnable[0]
-                ds = slot.deliveries
-                while slot.next < len(ds):
-                    if not await self._invoke(slot, ds[slot.next]):
-                        break
-                    slot.next += 1
-                else:
-                    slot.done = True
-            elif runnable:
-                # Every _drive catches its handler's errors, so awaiting the tasks in order
-                # is a barrier (cheaper than gather); only cancellation propagates.
-                loop = asyncio.get_running_loop()
-                tasks = [loop.create_task(self._drive(s)) for s in runnable]
-                self._children = tasks
-                try:
-                    for t in tasks:
-                        await t
-                except BaseException:
-                    for t in tasks:
-                        t.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
-                    raise
-                finally:
-                    self._children = []
-            failed = self._settle(open_)
-            if failed is None:  # waiting for answers, or the barrier failed
-                if self._unsaved and self.storage is not None:
-                    await self.flush_journal()
-                return
-            if self.storage is not None and not failed:
-                ending = not self._pending and not self._requests
-                try:
-                    await _durable.after_barrier(self, final=ending)
-                except Exception as exc:
-                    self._fail(
-                        type(exc).__name__,
-                        f"checkpoint after superstep {open_.number} could not be saved: {exc}",
-                    )
-                    return
-            if failed:
-                first = failed[0]
-                err = first.failed
-                assert err is not None
-                self._fail(
-                    type(err).__name__,
-                    f"executor {first.executor.id!r} failed in superstep {open_.number}: "
-                    f"{type(err).__name__}: {err}",
-                )
-            elif not self._pending and not self._requests:
-                self._complete()
-            if not until_idle or self.status != "running" or not self._pending:
-                return
-
-    def _settle(self, open_: _OpenSuperstep) -> list[_Slot] | None:
-        """After the slots ran: stay open while requests wait, else pass the barrier.
-
-        Returns the failed slots (usually none), or ``None`` when the superstep stays
-        open or the barrier itself failed.
-        """
-        self._mark(open_.number, open_.ran, open_.event_start)
-        failed: list[_Slot] = _NO_SLOTS
-        waiting = False
-        for slot in open_.slots:
-            if slot.failed is not None:
-                if failed is _NO_SLOTS:
-                    failed = []
-                failed.append(slot)
-            elif slot.waiting is not None:
-                waiting = True
-        if waiting and not failed:
-            self.status = "waiting"
-            return None
-        try:
-            self._barrier(open_)
-        except RoutingError as exc:
-            self._open = None
-            self._fail("RoutingError", str(exc))
-            return None
-        return failed
-
-    def _barrier(self, open_: _OpenSuperstep) -> None:
-        sent = 0
-        now = time.perf_counter()
-        for slot in open_.slots:
-            if slot.state_writes:
-                self._state.update(slot.state_writes)
-            if slot.outputs:
-                self.outputs.extend(slot.outputs)
-            if slot.messages:
-                src = slot.executor.id
-                simple = self.workflow._simple_routes.get(src)
-                for message, target in slot.messages:
-                    if simple is not None and target is None:
-                        # One unconditional direct edge: no edge choice to make. This is
-                        # _route's direct-edge branch without its loop (a miss falls back).
-                        ti, texec, edge_id = simple
-                        handler = texec._dispatch.get(type(message), _MISSING)
-                        if handler is not None and handler is not _MISSING:
-                            queue = self._pending.get(ti)
-                            if queue is None:
-                                queue = self._pending[ti] = []
-                            queue.append(Delivery(ti, message, src, edge_id))
-                            self._fast(
-                                MESSAGE_SENT,
-                                src,
-                                now,
-                                (src, texec.id, edge_id, type(message).__name__, message),
-                            )
-                            sent += 1
-                            continue
-                    sent += self._route(src, message, target, now)
-        if self._fanin:
-            sent += self._fire_fan_ins()
-        self._open = None
-        # The barrier's single clock reading also dates the superstep's end.
-        self._fast(SUPERSTEP_COMPLETED, None, now, ((now - open_.started) * 1000.0, sent))
-        self.superstep += 1
-        if self._pull_sinks:
-            self._wake_sinks()
-
-    async def _drive(self, slot: _Slot) -> None:
-        deliveries = slot.deliveries
-        while slot.next < len(deliveries):
-            if not await self._invoke(slot, deliveries[slot.next]):
-                return
-            slot.next += 1
-        slot.done = True
-
-    async def _invoke(self, slot: _Slot, d: Delivery) -> bool:
-        ex = slot.executor
-        ex_id = ex.id
-        message = d.message
-        spec = ex._dispatch.get(type(message), _MISSING)
-        if spec is _MISSING:
-            spec = ex.find_handler(message)
-        if spec is None:  # routing checked this; an executor may have changed its handlers
-            slot.failed = TypeError(
-                f"executor {ex_id!r} has no handler for {type(message).__name__}"
-            )
-            return False
-        mtype = type(message).__name__
-        history = self._attempts.get(ex_id)
-        if history is None:
-            history = self._attempts[ex_id] = []
-        storage = self.storage
-        attempt = 0
-        while True:
-            attempt += 1
-            ctx: WorkflowContext[Any, Any] = WorkflowContext(
-                self, ex_id, d, attempt, not spec.is_async, slot
-            )
-            t0 = time.perf_counter()
-            self._fast(EXECUTOR_INVOKED, ex_id, t0, (attempt, mtype, d.source))
-            first_event = len(self._event_list) if storage is not None else 0
-            try:
-                if spec.is_async and ex.timeout is None:
-                    # The common case, without an extra coroutine frame.
-                    if spec.bound:
-                        if spec.takes_ctx:
-                            await spec.func(ex, message, ctx)
-                        else:
-                            await spec.func(ex, message)
-                    elif spec.takes_ctx:
-                        await spec.func(message, ctx)
-                    else:
-                        await spec.func(message)
-                else:
-                    await self._call(ex, spec, message, ctx)
-            except PendingRequest as pending:
-                self._flush(ctx, ex.id)
-                if self._unsaved and self.storage is not None:
-                    await self.flush_journal()
-                dur = (time.perf_counter() - t0) * 1000.0
-                history.append(
-                    (self.superstep, attempt, type(d.message).__name__, "waiting", dur, None)
-                )
-                slot.waiting = pending.request_id
-                return False
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._flush(ctx, ex.id)
-                dur = (time.perf_counter() - t0) * 1000.0
-                error = ExecutorError(ex.id, self.superstep, attempt, type(exc).__name__, str(exc))
-                history.append(
-                    (self.superstep, attempt, type(d.message).__name__, "failed", dur, error)
-                )
-                if self.storage is not None:
-                    self._unsaved.append(_durable.failure_record(self, slot, error, dur))
-                    await self.flush_journal()
-                retry = ex.retry.should_retry(exc, attempt)
-                self._emit(
-                    ExecutorFailed(
-                        attempt=attempt,
-                        error_type=type(exc).__name__,
-                        error_message=str(exc),
-                        will_retry=retry,
-                        duration_ms=dur,
-                    ),
-                    ex.id,
-                )
-                if retry:
-                    delay = ex.retry.delay(attempt)
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    continue
-                slot.failed = exc
-                return False
-            t1 = time.perf_counter()
-            dur = (t1 - t0) * 1000.0
-            if ctx._events:
-                self._flush(ctx, ex_id)
-            history.append((self.superstep, attempt, mtype, "completed", dur, None))
-            if ctx._messages:
-                if slot.messages is None:
-                    slot.messages = ctx._messages
-                else:
-                    slot.messages.extend(ctx._messages)
-            if ctx._outputs:
-                if slot.outputs is None:
-                    slot.outputs = list(ctx._outputs)
-                else:
-                    slot.outputs.extend(ctx._outputs)
-                for out in ctx._outputs:
-                    self._emit(Output(data=out), ex.id)
-            if ctx._state_writes:
-                if slot.state_writes is None:
-                    slot.state_writes = {}
-                slot.state_writes.update(ctx._state_writes)
-            if storage is not None:
-                try:
-                    await _durable.record_write(self, slot, ctx, attempt, dur, first_event)
-                except Exception as exc:
-                    slot.failed = exc
-                    return False
-            if ctx._outputs or not spec.is_async:
-                t1 = time.perf_counter()  # events were emitted after t1: keep ts monotonic
-            self._fast(EXECUTOR_COMPLETED, ex_id, t1, (attempt, dur))
-            return True
-
-    async def _call(
-        self, ex: Executor, spec: HandlerSpec, message: Any, ctx: WorkflowContext[Any, Any]
-    ) -> None:
-        fn = spec.func
-        args: tuple[Any, ...]
-        if spec.bound:
-            args = (ex, message, ctx) if spec.takes_ctx else (ex, message)
-        else:
-            args = (message, ctx) if spec.takes_ctx else (message,)
-        timeout = ex.timeout
-        if spec.is_async:
-            if timeout is None:
-                await fn(*args)
-                return
-            try:
-                async with asyncio.timeout(timeout):
-                    await fn(*args)
-            except TimeoutError as exc:
-                raise ExecutorTimeout(
-                    f"executor {ex.id!r} timed out after {timeout}s handling "
-                    f"{type(message).__name__}; raise its timeout or make the handler faster"
-                ) from exc
-            return
-        call = asyncio.to_thread(fn, *args)
-        if timeout is None:
-            await call
-            return
-        try:
-            await asyncio.wait_for(call, timeout)
-        except TimeoutError as exc:
-            raise ExecutorTimeout(
-                f"executor {ex.id!r} (sync handler) timed out after {timeout}s handling "
-                f"{type(message).__name__}; its thread keeps running until it returns"
-            ) from exc
-
-    def _flush(self, ctx: WorkflowContext[Any, Any], executor_id: str) -> None:
-        if ctx._events:
-            for ev in ctx._events:
-                self._emit(ev, executor_id)
-            ctx._events = None
-
-    # ---------------------------------------------------------------- routing
     def _check_target(self, source: str, target: str) -> None:
-        if target not in self.workflow._targets_of.get(source, ()):
-            connected = sorted(self.workflow._targets_of.get(source, ()))
-            raise ValueError(
-                f"executor {source!r} sent a message to target={target!r}, but no edge connects "
-                f"{source!r} to {target!r} (connected targets: {connected}); add an edge or "
-                f"fix the target id"
-            )
-
-    def _route(self, source: str, message: Any, target: str | None, now: float) -> int:
-        """Send ``message`` along ``source``'s edges; ``now`` is the barrier's clock reading."""
-        wf = self.workflow
-        execs = wf._executors
-        index = wf._index
-        sent = 0
-        filtered = False
-        mismatched: list[str] = _NO_NAMES  # replaced by a real list on first use
-        for group in wf._out.get(source, ()):
-            if type(group) is FanInEdge:
-                tgt = group.targets[0]
-                if target is not None and target != tgt:
-                    continue
-                accepts = group.accepts.get(type(message))
-                if accepts is None:
-                    accepts = execs[index[tgt]].can_handle([message])
-                    if group.cacheable:
-                        group.accepts[type(message)] = accepts
-                if not accepts:
-                    mismatched = [*mismatched, tgt]
-                    continue
-                self._fanin[group.id].buffers[source].append(message)
-                self._fast(
-                    MESSAGE_SENT,
-                    source,
-                    now,
-                    (source, tgt, group.id, type(message).__name__, message),
-                )
-                sent += 1
-                continue
-            if type(group) is DirectEdge and group.condition is None:
-                chosen = group.targets
-            else:
-                try:
-                    chosen = group.choose(message)  # type: ignore[attr-defined]
-                except Exception as exc:
-                    raise RoutingError(
-                        f"{group.describe()} raised {type(exc).__name__} while routing a "
-                        f"{type(message).__name__} from {source!r}: {exc}"
-                    ) from exc
-                if len(chosen) < len(group.targets):
-                    filtered = True
-            for tgt in chosen:
-                if target is not None and target != tgt:
-                    continue
-                ti = index[tgt]
-                texec = execs[ti]
-                handler = texec._dispatch.get(type(message), _MISSING)
-                if handler is _MISSING:
-                    handler = texec.find_handler(message)
-                if handler is None:
-                    mismatched = [*mismatched, tgt]
-                    continue
-                queue = self._pending.get(ti)
-                if queue is None:
-                    queue = self._pending[ti] = []
-                queue.append(Delivery(ti, message, source, group.id))
-                self._fast(
-                    MESSAGE_SENT,
-                    source,
-                    now,
-                    (source, tgt, group.id, type(message).__name__, message),
-                )
-                sent += 1
-        if sent == 0:
-            self._undelivered(source, message, target, filtered, mismatched)
-        return sent
-
-    def _undelivered(
-        self, source: str, message: Any, target: str | None, filtered: bool, mismatched: list[str]
-    ) -> None:
-        wf = self.workflow
-        candidates = sorted(wf._targets_of.get(source, ()))
-        tname = type(message).__name__
-        if mismatched or not candidates:
-            if not candidates:
-                detail = (
-                    f"executor {source!r} sent a {tname} but has no outgoing edge; add an edge "
-                    f"from {source!r} or use ctx.yield_output for results"
-                )
-            else:
-                accepts = "; ".join(
-                    f"{t} accepts "
-                    + (", ".join(h.input_name for h in wf.executor(t).handlers) or "nothing")
-                    for t in dict.fromkeys(mismatched)
-                )
-                detail = (
-                    f"executor {source!r} sent a {tname} that no target can handle ({accepts}); "
-                    f"add a handler for {tname} or convert the message before sending"
-                )
-            reason = "no_route"
-            self.diagnostics.append(detail)
-        else:
-            reason = "filtered"
-            via = f" (target={target!r})" if target else ""
-            detail = (
-                f"every edge from {source!r} declined this {tname}{via}: conditions, switch "
-                f"cases or fan-out selection chose no target"
-            )
-        self._emit(
-            MessageUndelivered(
-                source_id=source,
-                payload_type=tname,
-                candidates=candidates,
-                reason=reason,
-                detail=detail,
-                payload=message,
-            ),
-            source,
-        )
-
-    def _fire_fan_ins(self) -> int:
-        fired = 0
-        wf = self.workflow
-        for eid, st in self._fanin.items():
-            while st.ready():
-                batch = st.pop()
-                ti = wf._index[st.edge.targets[0]]
-                queue = self._pending.get(ti)
-                if queue is None:
-                    queue = self._pending[ti] = []
-                queue.append(Delivery(ti, batch, ",".join(st.edge.sources), eid))
-                fired += 1
-        return fired
+        self._router.check_target(source, target)
 
     # ------------------------------------------------------- human in the loop
     def _request_answer(
-        self, ctx: WorkflowContext[Any, Any], call: int, request: Any, response_type: Any
+        self,
+        ctx: WorkflowContext[Any, Any],
+        call: int,
+        request: Any,
+        response_type: Any,
+        request_id: str | None = None,
+        origin: str | None = None,
     ) -> Any:
-        slot: _Slot = ctx._slot
+        """The answer to ``request_info`` call ``call`` of this delivery, or PendingRequest.
+
+        ``request_id`` gives the request a known id (a sub-workflow forwards its child's
+        requests under the child's ids); it is announced once, whatever the call order,
+        as coming from ``origin`` (the asking executor's path, e.g. ``"sub/ask"``).
+        """
+        slot: Slot = ctx._slot
         key = (slot.next, call)
         if slot.request_ids is None:
             slot.request_ids = {}
-        rid = slot.request_ids.get(key)
-        if rid is not None and rid in self._answers:
-            return self._answers[rid]
-        if rid is None:
-            rid = uuid.uuid4().hex
-            slot.request_ids[key] = rid
-            self._requests[rid] = _PendingReq(
-                rid, slot.executor.id, request, response_type, self.superstep
+        if request_id is not None:
+            if request_id in self._answers:
+                return self._answers[request_id]
+            if request_id in self._requests:
+                raise PendingRequest(request_id)
+            rid: str | None = request_id
+            slot.request_ids[key] = request_id
+        else:
+            rid = slot.request_ids.get(key)
+            if rid is not None and rid in self._answers:
+                return self._answers[rid]
+        if rid is None or rid == request_id:
+            if rid is None:
+                rid = uuid.uuid4().hex
+                slot.request_ids[key] = rid
+            asker = origin or slot.executor.id
+            self._requests[rid] = _PendingReq(rid, asker, request, response_type, self.superstep)
+            self._journal.request(slot, call, rid)
+            info = RequestInfo(
+                request_id=rid, request=request, response_type=type_name(response_type)
             )
-            if self.storage is not None:
-                self._unsaved.append(_durable.request_record(self, slot, call, rid))
-            ctx._emit(
-                RequestInfo(request_id=rid, request=request, response_type=type_name(response_type))
-            )
+            if origin is None:
+                ctx._emit(info)
+            else:
+                self._emit(info, origin)
         raise PendingRequest(rid)
 
     async def respond(self, request_id: str, value: Any, *, resume: bool = True) -> WorkflowResult:
@@ -1039,6 +517,12 @@ class Run:
         ``await run.flush_journal()``, ``step()`` or ``respond()``.
         """
         self._require_loaded("requests")
+        if self.status == "cancelled":
+            raise RunStateError(
+                f"run {self.run_id!r} was cancelled: it takes no answer to request "
+                f"{request_id!r}; call run.reopen() first (or wf.resume(run_id, reopen=True)) "
+                f"to continue it"
+            )
         req = self._requests.get(request_id)
         if req is None:
             if request_id in self._answers:
@@ -1057,10 +541,16 @@ class Run:
             )
         except TypeError as exc:
             raise RequestError(str(exc)) from None
+        try:
+            record = self._journal.answer_record(request_id, value)  # encoded before consumed
+        except CodecError as exc:
+            raise RequestError(
+                f"the answer to request {request_id!r} of durable run {self.run_id!r} cannot be "
+                f"stored ({exc}); the request is still pending: answer with storable data"
+            ) from exc
         del self._requests[request_id]
         self._answers[request_id] = value
-        if self.storage is not None:
-            self._unsaved.append(_durable.answer_record(request_id, value))
+        self._journal.add(record)
         self._emit(RequestAnswered(request_id=request_id, response=value), req.executor_id)
         if self.status == "waiting" and not self._requests:
             self.status = "running"
@@ -1070,7 +560,7 @@ class Run:
     def _complete(self) -> None:
         if self.status in TERMINAL:
             return
-        for st in self._fanin.values():
+        for st in self._router.fanin.values():
             if st.partial():
                 waiting = st.waiting_on()
                 buffered = {s: len(q) for s, q in st.buffers.items() if q}
@@ -1099,6 +589,11 @@ class Run:
             None,
         )
 
+    def _wait(self) -> None:
+        """The run goes idle until its pending requests are answered."""
+        self.status = "waiting"
+        self._emit(WorkflowWaiting(pending_requests=list(self._requests)), None)
+
     def _fail(self, error_type: str, message: str) -> None:
         self.status = "failed"
         self.error = message
@@ -1110,24 +605,73 @@ class Run:
         if self.status in TERMINAL:
             return
         self._cancel_requested = True
-        if self._driver is not None and not self._driver.done():
-            self._driver.cancel()
+        driver = self._engine.driver
+        if driver is not None and not driver.done():
+            driver.cancel()
         else:
             self._finish_cancel()
 
     def _finish_cancel(self) -> None:
-        if self._open is not None:
-            # Roll back: the open superstep's deliveries go back to the queue.
-            for slot in self._open.slots:
-                self._pending[slot.index] = slot.deliveries
-            self._open = None
+        if self.status != "waiting":
+            # A superstep that only waits for answers ran nothing to roll back: it stays
+            # open with its request ids, so a reopened run takes the same answers.
+            self._roll_back()
+        # A resume keeps it cancelled unless reopened (storage.runs() reads it too).
+        self._journal.add({"k": "status", "status": "cancelled"})
+        self._set_cancelled(announce=True)
+
+    def _roll_back(self) -> None:
+        """The open superstep's deliveries go back to the queue (nothing committed)."""
+        open_ = self._engine.open
+        if open_ is not None:
+            for slot in open_.slots:
+                self._router.pending[slot.index] = slot.deliveries
+            self._engine.open = None
+
+    def _set_cancelled(self, *, announce: bool) -> None:
         self.status = "cancelled"
         self.error = "cancelled by run.cancel()"
         self._t_end = time.perf_counter()
-        self._emit(
-            WorkflowCancelled(error_type="Cancelled", error_message=self.error, status="cancelled"),
-            None,
-        )
+        if announce:
+            self._emit(
+                WorkflowCancelled(
+                    error_type="Cancelled", error_message=self.error, status="cancelled"
+                ),
+                None,
+            )
+
+    def reopen(self) -> Run:
+        """Let a cancelled run go on: ``respond``/``step``/``until_idle`` work again.
+
+        A cancelled run refuses answers and does not run; reopening is the explicit
+        way back (``wf.resume(run_id, reopen=True)`` does it for a stored run).
+
+        Example::
+
+            >>> import asyncio
+            >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+            >>> @executor
+            ... async def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+            ...     await ctx.yield_output(n + await ctx.request_info("more?", response_type=int))
+            >>> run = WorkflowBuilder(start=ask).build().start(40)
+            >>> rid = asyncio.run(run.until_idle()).pending_requests[0].request_id
+            >>> run.cancel()
+            >>> run.reopen().status
+            'waiting'
+            >>> asyncio.run(run.respond(rid, 2)).outputs
+            [42]
+        """
+        if self.status != "cancelled":
+            raise RunStateError(
+                f"run {self.run_id!r} is {self.status}, not cancelled; only a cancelled run "
+                f"needs reopen()"
+            )
+        self._cancel_requested = False
+        self.error = None
+        self._t_end = None
+        self.status = "waiting" if self._requests else "running"
+        self._journal.add({"k": "status", "status": self.status})
+        return self
 
     # ---------------------------------------------------------------- streams
     async def stream(self) -> AsyncIterator[WorkflowEvent]:
@@ -1161,13 +705,7 @@ class Run:
                 self.cancel()
                 driver.cancel()
 
-    def _mark(self, number: int, ran: list[_Slot], event_start: int) -> None:
-        """Remember what the last step did; ``step()`` turns it into a StepReport."""
-        self._last_number = number
-        self._last_ran = ran
-        self._last_event_start = event_start
-
-    def _report(self, number: int, ran: list[_Slot], event_start: int) -> StepReport:
+    def _report(self, number: int, ran: list[Slot], event_start: int) -> StepReport:
         evs = self.events.since(event_start)
         return StepReport(
             superstep=number,
@@ -1188,38 +726,26 @@ class Run:
     # ------------------------------------------------------- notebook layer
     def show(self) -> Any:
         """Live widget of this run; starts driving it in a background task (returns at once)."""
-        from agentic_nb.widgets import live_run
-
-        return live_run(self)
+        return _display.live_run(self)
 
     def stepper(self) -> Any:
         """Step / Run / Pause controls over ``run.step()`` with the queued messages."""
-        from agentic_nb.widgets import stepper
-
-        return stepper(self)
+        return _display.stepper(self)
 
     def approvals(self) -> Any:
         """One card per pending request with Approve / Reject / Edit; submits ``respond``."""
-        from agentic_nb.widgets import approvals
-
-        return approvals(self)
+        return _display.approvals(self)
 
     def checkpoints_view(self) -> Any:
         """Browse this run's checkpoints with state diffs and Resume / Fork buttons."""
-        from agentic_nb.widgets import checkpoints_view
-
-        return checkpoints_view(self)
+        return _display.checkpoints_view(self)
 
     def to_dot(self) -> str:
         """DOT source of the graph coloured by each executor's state in this run."""
-        from agentic_nb.notebook import workflow_to_dot
-
-        return workflow_to_dot(self.workflow, run=self)
+        return _display.workflow_to_dot(self.workflow, run=self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from agentic_nb.workflow._display import run_mimebundle
-
-        return run_mimebundle(self)
+        return _display.run_mimebundle(self)
 
 
 def _coerce_response(value: Any, response_type: Any) -> Any:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from ._context import WorkflowContext
+from ._context import PendingRequest, WorkflowContext
 from ._errors import WorkflowError
-from ._events import WorkflowEvent
+from ._events import RequestAnswered, RequestInfo, WorkflowEvent, WorkflowWaiting
 from ._executor import Executor, ExecutorKind, HandlerSpec
 
 if TYPE_CHECKING:
+    from ._runner import Run
     from ._workflow import Workflow
+
+# Child events the parent run emits itself, under the same request ids.
+_PARENT_SAYS = (RequestInfo, RequestAnswered, WorkflowWaiting)
 
 
 class SubWorkflowError(WorkflowError):
@@ -24,7 +28,10 @@ class WorkflowExecutor(Executor):
     Accepts whatever the child's start executor accepts. Child events are re-emitted
     on the parent run with ``executor_id`` prefixed by this executor's id
     (``"outer/inner"``), so nesting is visible at any depth. A child that asks for
-    input (``request_info``) surfaces the request on the parent run.
+    input (``request_info``) surfaces the request on the parent run under the child's
+    request id, announced once; ``parent.respond(request_id, value)`` answers it. The
+    child run waits meanwhile (in the parent's checkpoint storage too, when it has
+    one), so its finished tasks never run again, after an answer or a resume.
 
     Example::
 
@@ -70,24 +77,38 @@ class WorkflowExecutor(Executor):
 
     async def _run_child(self, message: Any, ctx: WorkflowContext[Any, Any]) -> None:
         parent = ctx._run
-        prefix = self.id
-
-        def bubble(ev: WorkflowEvent) -> None:
-            copy = dataclasses.replace(ev)
-            path = f"{prefix}/{ev.executor_id}" if ev.executor_id else prefix
-            parent._emit(copy, path)
-
-        child = self.workflow.start(message, run_id=f"{parent.run_id}.{self.id}")
-        # Replay answers recorded on the parent into requests the child makes again.
-        child._listeners.append(bubble)
-        for ev in child.events:
-            bubble(ev)
-        result = await child.until_idle()
-        while result.status == "waiting":
-            for req in child.pending_requests:
-                answer = await ctx.request_info(req.request, response_type=req.response_type)
-                child.answer(req.request_id, answer)
+        slot = ctx._slot
+        # One child run per delivery and attempt; kept while it waits for answers, and
+        # stored in the parent's checkpoint storage, so that neither an answer nor a
+        # resume re-runs the child tasks that finished.
+        child_id = (
+            f"{parent.run_id}.{self.id}.s{parent.superstep}"
+            f".p{slot.next if slot is not None else 0}.a{ctx.attempt}"
+        )
+        child = parent._subruns.get(child_id)
+        if child is None:
+            child = await self._open_child(message, ctx, child_id)
+            parent._subruns[child_id] = child
+        try:
             result = await child.until_idle()
+            while result.status == "waiting":
+                # The child's requests are asked on the parent under the child's ids:
+                # the ids the parent announces are the ids parent.respond accepts.
+                for req in child.pending_requests:
+                    answer = await ctx._ask(
+                        req.request_id,
+                        req.request,
+                        req.response_type,
+                        f"{self.id}/{req.executor_id}",
+                    )
+                    child.answer(req.request_id, answer)
+                result = await child.until_idle()
+        except PendingRequest:
+            raise  # the child waits, in memory and in storage, for the parent's answer
+        except BaseException:
+            parent._subruns.pop(child_id, None)
+            raise
+        parent._subruns.pop(child_id, None)
         if result.status != "completed":
             raise SubWorkflowError(
                 f"child workflow {self.workflow.name!r} of executor {self.id!r} ended "
@@ -95,3 +116,26 @@ class WorkflowExecutor(Executor):
             )
         for out in result.outputs:
             await ctx.send_message(out)
+
+    async def _open_child(self, message: Any, ctx: WorkflowContext[Any, Any], child_id: str) -> Run:
+        parent = ctx._run
+        prefix = self.id
+
+        def bubble(ev: WorkflowEvent) -> None:
+            if isinstance(ev, _PARENT_SAYS):
+                return  # the parent announces (and answers) the child's requests itself
+            copy = dataclasses.replace(ev)
+            path = f"{prefix}/{ev.executor_id}" if ev.executor_id else prefix
+            parent._emit(copy, path)
+
+        store = parent.storage
+        if store is not None and await store.latest(child_id) is not None:
+            child = self.workflow.resume(child_id, storage=store)
+            child._listeners.append(bubble)
+            await child.load()
+            return child
+        child = self.workflow.start(message, run_id=child_id, checkpoint_storage=store)
+        child._listeners.append(bubble)
+        for ev in child.events:
+            bubble(ev)
+        return child

@@ -6,9 +6,12 @@ import asyncio
 import concurrent.futures
 import hashlib
 import json
+import signal
+import threading
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from . import _display
 from ._checkpoint import CheckpointError
 from ._durable import new_run_id, restore
 from ._edges import DirectEdge, EdgeGroup, FanInEdge, SwitchEdge
@@ -211,16 +214,54 @@ class Workflow:
         checkpoint_storage: Any = None,
     ) -> WorkflowResult:
         """Blocking ``run`` for scripts and consoles; inside a running event loop
-        (e.g. a notebook cell without ``await``) it runs on a private thread."""
-        coro = self.run(
+        (e.g. a notebook cell without ``await``) it runs on a private thread.
+
+        Ctrl-C (``KeyboardInterrupt``) stops the run promptly — the interrupted
+        superstep is rolled back, nothing of it is committed — and is raised again
+        with a note naming the run; a run with checkpoint storage stays resumable
+        with ``wf.resume(run_id)``.
+        """
+        run = self.start(
             input, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
         )
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(coro)
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentic-run") as pool:
-            return pool.submit(asyncio.run, coro).result()
+            try:
+                return asyncio.run(run.until_idle())
+            except KeyboardInterrupt as exc:
+                _interrupted_note(exc, run)
+                raise
+        driving: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+
+        async def drive() -> WorkflowResult:
+            task = asyncio.current_task()
+            assert task is not None
+            driving.append((asyncio.get_running_loop(), task))
+            return await run.until_idle()
+
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentic-run")
+        future = pool.submit(asyncio.run, drive())
+        # The blocked loop may have its own SIGINT handler (asyncio.run only cancels its
+        # main task, which cannot run while we block it): Ctrl-C must interrupt us.
+        previous = _sigint_raises()
+        try:
+            # A short wait in a loop: the main thread handles SIGINT between waits.
+            while True:
+                try:
+                    return future.result(timeout=0.05)
+                except concurrent.futures.TimeoutError:
+                    continue
+        except KeyboardInterrupt as exc:
+            for loop, task in driving:
+                loop.call_soon_threadsafe(task.cancel)
+            concurrent.futures.wait([future], timeout=10)
+            _interrupted_note(exc, run)
+            raise
+        finally:
+            pool.shutdown(wait=False)
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
 
     # ------------------------------------------------------------ durability
     def _storage(self, storage: Any) -> Any:
@@ -241,8 +282,13 @@ class Workflow:
         responses: dict[str, Any] | None = None,
         allow_graph_change: bool = False,
         event_sinks: Iterable[Any] = (),
+        reopen: bool = False,
     ) -> Run:
         """Continue a run from its latest checkpoint (or from ``checkpoint_id``).
+
+        A run that ended (its last checkpoint leaves nothing to run) comes back with its
+        terminal status at once; a run stopped with ``run.cancel()`` comes back
+        cancelled unless ``reopen=True``.
 
         Finished deliveries recorded in the run's journal are replayed, not re-run;
         recorded answers are replayed to ``request_info`` in call order and only
@@ -286,6 +332,8 @@ class Workflow:
                 fork = latest is not None and latest.checkpoint_id != cp.checkpoint_id
                 if not fork:
                     run.run_id = cp.run_id
+                elif run.run_id == cp.run_id:
+                    run.run_id = new_run_id()  # a fork is a new run, never merged into its parent
             else:
                 assert run_id is not None
                 cp = await store.latest(run_id)
@@ -296,7 +344,9 @@ class Workflow:
                     )
                 fork = False
             journal = await store.journal(cp.run_id)
-            restore(run, cp, journal, fork=fork, allow_graph_change=allow_graph_change)
+            restore(
+                run, cp, journal, fork=fork, allow_graph_change=allow_graph_change, reopen=reopen
+            )
             for rid, value in (responses or {}).items():
                 run.answer(rid, value)
 
@@ -358,27 +408,19 @@ class Workflow:
     # ------------------------------------------------------- other layers
     def as_agent(self, name: str | None = None) -> Any:
         """Expose this workflow through the Agent protocol (see ``agentic_nb.agents``)."""
-        from agentic_nb.agents import workflow_as_agent
-
-        return workflow_as_agent(self, name or self.name)
+        return _display.workflow_as_agent(self, name or self.name)
 
     def to_dot(self) -> str:
         """Graphviz DOT source of the graph (``notebook`` extra not needed for the text)."""
-        from agentic_nb.notebook import workflow_to_dot
-
-        return workflow_to_dot(self)
+        return _display.workflow_to_dot(self)
 
     def to_networkx(self) -> Any:
         """A ``networkx.MultiDiGraph`` whose nodes and edges carry kind, labels and types."""
-        from agentic_nb.notebook import workflow_to_networkx
-
-        return workflow_to_networkx(self)
+        return _display.workflow_to_networkx(self)
 
     def to_mermaid(self) -> str:
         """Mermaid flowchart source of the graph."""
-        from agentic_nb.notebook import workflow_to_mermaid
-
-        return workflow_to_mermaid(self)
+        return _display.workflow_to_mermaid(self)
 
     def run_live(self, input: Any, **kwargs: Any) -> Any:
         """Start a run in a background task and return its live widget at once."""
@@ -393,9 +435,28 @@ class Workflow:
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from ._display import workflow_mimebundle
+        return _display.workflow_mimebundle(self)
 
-        return workflow_mimebundle(self)
+
+def _sigint_raises() -> Any:
+    """Make SIGINT raise KeyboardInterrupt here; returns the handler to restore (or None)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        return signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main interpreter
+        return None
+
+
+def _interrupted_note(exc: BaseException, run: Run) -> None:
+    how = (
+        f"wf.resume({run.run_id!r}) continues it"
+        if run.storage is not None
+        else "it has no checkpoint storage, so it cannot be resumed"
+    )
+    exc.add_note(
+        f"agentic_nb: run {run.run_id!r} was interrupted at superstep {run.superstep}; {how}"
+    )
 
 
 def _graph_hash(wf: Workflow) -> str:

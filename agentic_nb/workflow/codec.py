@@ -51,7 +51,11 @@ def type_key(cls: type) -> str:
 
 
 def register_checkpoint_type(cls: T, *, name: str | None = None) -> T:
-    """Allow a dataclass, pydantic model or Enum to be saved and loaded (usable as decorator).
+    """Allow a dataclass, pydantic model, Enum, or subclass of ``str``/``int``/``float``
+    to be saved and loaded (usable as decorator).
+
+    An unregistered subclass of ``str``, ``int`` or ``float`` is stored as its base type
+    (and comes back as one); a registered one comes back as itself.
 
     Example::
 
@@ -68,11 +72,12 @@ def register_checkpoint_type(cls: T, *, name: str | None = None) -> T:
         dataclasses.is_dataclass(cls)
         or hasattr(cls, "model_validate")
         or issubclass(cls, enum.Enum)
+        or (issubclass(cls, (str, int, float)) and not issubclass(cls, bool))
     )
     if not ok:
         raise CodecError(
-            f"{cls.__qualname__} is not a dataclass, pydantic model or Enum; convert it to "
-            f"one of those (or to plain JSON data) before storing it"
+            f"{cls.__qualname__} is not a dataclass, pydantic model, Enum or subclass of "
+            f"str/int/float; convert it to one of those (or to plain JSON data) before storing it"
         )
     _REGISTRY[name or type_key(cls)] = cls
     return cls
@@ -82,6 +87,30 @@ def is_registered(cls: type) -> bool:
     return _REGISTRY.get(type_key(cls)) is cls or (
         isinstance(cls, type) and issubclass(cls, WorkflowEvent)
     )
+
+
+def narrowed(value: Any) -> type | None:
+    """The builtin type ``value`` would come back as, when that is not its own type.
+
+    Only for unregistered subclasses of ``str``, ``int`` and ``float`` (the codec stores
+    them as their base type); ``None`` when ``value`` round-trips with its type.
+
+    Example::
+
+        >>> class Name(str): ...
+        >>> narrowed(Name("ada")), narrowed("ada")
+        (<class 'str'>, None)
+        >>> _ = register_checkpoint_type(Name)
+        >>> narrowed(Name("ada")), type(decode(encode(Name("ada")))).__name__
+        (None, 'Name')
+    """
+    t = type(value)
+    if t is str or t is int or t is float or isinstance(value, (enum.Enum, bool)):
+        return None
+    if isinstance(value, (str, int, float)) and not is_registered(t):
+        base: type = t.__mro__[-2]
+        return base
+    return None
 
 
 def encode(value: Any) -> Any:
@@ -159,7 +188,11 @@ def _enc(v: Any, path: str) -> Any:
         key = _allowed_key(t, path)
         return {TAG: "pyd", "cls": key, "v": dump(mode="json")}
     if isinstance(v, (str, int, float)):  # subclasses of builtins (not enums)
-        return _enc(t.__mro__[-2](v) if t.__mro__[-2] is not object else v, path)
+        base = t.__mro__[-2]
+        plain = _enc(base(v) if base is not object else v, path)
+        if _REGISTRY.get(type_key(t)) is t:
+            return {TAG: "sub", "cls": type_key(t), "v": plain}
+        return plain
     raise CodecError(
         f"cannot store a {t.__module__}.{t.__qualname__} at {path}: use JSON data, a "
         f"dataclass or pydantic model registered with register_checkpoint_type, or an Enum"
@@ -216,10 +249,10 @@ def decode(data: Any) -> Any:
         return uuid.UUID(v)
     if tag == "path":
         return PurePosixPath(v)
-    if tag not in ("enum", "dc", "event", "pyd"):
+    if tag not in ("enum", "dc", "event", "pyd", "sub"):
         raise CodecError(f"unknown codec tag {tag!r}; was this data written by a newer agentic_nb?")
     cls = _lookup(data.get("cls", ""), tag)
-    if tag == "enum":
+    if tag == "enum" or tag == "sub":
         return cls(decode(v))
     if tag in ("dc", "event"):
         fields = {k: decode(x) for k, x in v.items()}

@@ -1,10 +1,12 @@
 """A migration-like workflow for the crash tests, run as a separate process.
 
-    python -m tests.durable.crash_workflow start|resume STORAGE RUN_ID SIDE_FILE [--hitl]
+    python -m tests.durable.crash_workflow start|resume STORAGE RUN_ID SIDE_FILE [--hitl] [--sub]
 
 STORAGE is ``file:<dir>`` or ``redis:<url>``. Every finished task appends one line
 to SIDE_FILE (its side effect); ``resume`` answers pending approvals with True and
-prints the outputs as JSON.
+prints the outputs as JSON. With ``--sub`` the migration runs as a sub-workflow
+(``WorkflowExecutor``) of a parent that collects its outputs: the child's approval
+requests are answered on the parent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from typing import Any
 
 from agentic_nb import WorkflowBuilder, WorkflowContext, executor
-from agentic_nb.workflow import FileCheckpointStorage, Workflow
+from agentic_nb.workflow import FileCheckpointStorage, Workflow, WorkflowExecutor
 
 SERVICES = 12
 
@@ -71,10 +73,24 @@ def build(storage: Any, side: str, hitl: bool) -> Workflow:
     return b.build()
 
 
+def build_parent(storage: Any, side: str, hitl: bool) -> Workflow:
+    sub = WorkflowExecutor(build(None, side, hitl), id="migration")
+
+    @executor(id="collect")
+    async def collect(x: int, ctx: WorkflowContext[None, int]) -> None:
+        await ctx.yield_output(x)
+
+    return (
+        WorkflowBuilder(name="parent", start=sub, checkpoint_storage=storage)
+        .add_edge(sub, collect)
+        .build()
+    )
+
+
 async def main(argv: list[str]) -> None:
     mode, spec, run_id, side = argv[:4]
     hitl = "--hitl" in argv
-    wf = build(storage_from(spec), side, hitl)
+    wf = (build_parent if "--sub" in argv else build)(storage_from(spec), side, hitl)
     if mode == "start":
         result = await wf.run(SERVICES, run_id=run_id)
         print(json.dumps({"status": result.status}), flush=True)

@@ -176,3 +176,22 @@ def test_sigkill_while_requests_are_pending(tmp_path: Path, redis_url: str, back
     assert result["status"] == "completed"
     assert sorted(result["outputs"]) == EXPECTED  # type: ignore[arg-type]
     assert_exactly_once(side, hitl=True)
+
+
+@pytest.mark.parametrize("backend", ["file", "redis"])
+def test_sigkill_while_a_sub_workflow_child_waits_on_a_request(
+    tmp_path: Path, redis_url: str, backend: str
+) -> None:
+    side, run_id = tmp_path / "side.txt", f"run-{uuid.uuid4().hex[:8]}"
+    root = tmp_path / "cp"
+    storage = f"file:{root}" if backend == "file" else f"redis:{redis_url}"
+    proc = start(storage, run_id, side, "--hitl", "--sub")
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the child asked for its first approval
+    assert json.loads(line)["status"] == "waiting", proc.stderr.read() if proc.stderr else ""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    result = resume(storage, run_id, side, "--hitl", "--sub")
+    assert result["status"] == "completed"
+    assert sorted(result["outputs"]) == EXPECTED  # type: ignore[arg-type]
+    assert_exactly_once(side, hitl=True)  # no child task ran twice

@@ -150,9 +150,11 @@ async def test_checkpoint_holds_queue_fan_in_state_and_executor_state() -> None:
         }
     ]
     assert cp.executor_states == {"counter": {"seen": 1}}
+    assert counter.seen == 0  # the run counts on its own copy
     counter.seen = 99
     resumed = await wf.resume(run.run_id)
-    assert counter.seen == 1  # restored from the checkpoint
+    assert resumed.executor("counter").seen == 1  # restored from the checkpoint
+    assert counter.seen == 99
     assert (await resumed.until_idle()).outputs == ["fast 7 & slow seven"]
 
 
@@ -241,7 +243,9 @@ async def test_finished_tasks_of_an_interrupted_superstep_are_replayed_not_rerun
     run.cancel()  # stands for the crash: the superstep never reached its barrier
     await task
     assert run.status == "cancelled"
-    resumed = await build(False).resume(run.run_id)
+    # cancel() is stored: the run comes back only when reopened explicitly
+    assert (await build(False).resume(run.run_id)).status == "cancelled"
+    resumed = await build(False).resume(run.run_id, reopen=True)
     result = await resumed.until_idle()
     assert result.status == "completed"
     assert result.outputs == ["a:3,b:3,c:3 a=3"]
@@ -292,7 +296,7 @@ async def test_a_replayed_task_replays_its_own_events_too() -> None:
     await asyncio.sleep(0.01)
     run.cancel()
     await task
-    result = await (await build(False).resume(run.run_id)).until_idle()
+    result = await (await build(False).resume(run.run_id, reopen=True)).until_idle()
     assert calls["quick"] == 1
     assert result.outputs == [5, -5]
     assert [e.message for e in result.events.of_type(Log)] == ["quick saw 5"]
@@ -470,7 +474,7 @@ async def test_previous_errors_survive_a_restart() -> None:
     await asyncio.sleep(0.05)  # inside the retry backoff
     run.cancel()
     await task
-    result = await (await build().resume(run.run_id)).until_idle()
+    result = await (await build().resume(run.run_id, reopen=True)).until_idle()
     assert result.outputs == ["fixed"]
     assert seen == [[], ["ValueError: compiler said no"]]
 
@@ -505,3 +509,43 @@ async def test_checkpoint_size_follows_live_state_not_run_length() -> None:
     mid = next(i for i in infos if i.superstep == 300)
     forked = await wf.fork(mid.checkpoint_id).until_idle()
     assert forked.outputs == list(range(601))
+
+
+class _Tally(Executor):
+    """Counts the messages it handled, in executor-local state."""
+
+    def __init__(self) -> None:
+        super().__init__(id="tally")
+        self.seen = 0
+
+    @handler
+    async def add(self, n: int, ctx: WorkflowContext[int, int]) -> None:
+        self.seen += 1
+        await asyncio.sleep(0)  # let the other run interleave
+        if n > 1:
+            await ctx.send_message(n - 1)
+        else:
+            await ctx.yield_output(self.seen)
+
+    def on_checkpoint_save(self) -> dict[str, Any]:
+        return {"seen": self.seen}
+
+    def on_checkpoint_restore(self, state: dict[str, Any]) -> None:
+        self.seen = state["seen"]
+
+
+@pytest.mark.parametrize("durable", [False, True])
+async def test_executor_state_belongs_to_one_run(durable: bool) -> None:
+    store = InMemoryCheckpointStorage() if durable else None
+    tally = _Tally()
+    wf = WorkflowBuilder(start=tally, checkpoint_storage=store).add_edge(tally, tally).build()
+    alone = await wf.run(5)
+    assert alone.outputs == [5]
+    one, two = await asyncio.gather(wf.run(5), wf.run(5))
+    assert (one.outputs, two.outputs) == ([5], [5])  # were [10], [10]: one shared count
+    assert tally.seen == 0  # the workflow's instance is only the starting point
+    if durable:
+        assert store is not None
+        for result in (one, two):
+            cp = await store.latest(result.run_id)
+            assert cp is not None and cp.executor_states == {"tally": {"seen": 5}}

@@ -77,8 +77,43 @@ def test_duplicate_executor_ids() -> None:
 
 
 def test_same_executor_object_used_twice_is_not_a_duplicate() -> None:
+    a, b, c = sends_int("a"), takes_int("b"), takes_int("c")
+    WorkflowBuilder(start=a).add_edge(a, b).add_edge("a", c).build()
+
+
+def test_duplicate_identical_edge_is_rejected() -> None:
     a, b = sends_int("a"), takes_int("b")
-    WorkflowBuilder(start=a).add_edge(a, b).add_edge("a", b).build()
+    problems = problems_of(WorkflowBuilder(start=a).add_edge(a, b).add_edge("a", b))
+    problem = one_problem_with(problems, "duplicate edge", "'a' -> 'b'", "twice")
+    assert "add the edge once" in problem
+
+
+def test_duplicate_edge_through_a_chain_is_rejected() -> None:
+    a, b, c = sends_int("a"), sends_int("b"), takes_int("c")
+    builder = WorkflowBuilder(start=a).add_chain([a, b, c]).add_edge(b, c)
+    one_problem_with(problems_of(builder), "duplicate edge", "'b' -> 'c'")
+
+
+def test_duplicate_conditional_edge_with_the_same_condition_is_rejected() -> None:
+    a, b = sends_int("a"), takes_int("b")
+
+    def positive(n: int) -> bool:
+        return n > 0
+
+    builder = WorkflowBuilder(start=a).add_edge(a, b, positive).add_edge(a, b, positive)
+    one_problem_with(problems_of(builder), "duplicate conditional edge", "positive")
+
+
+def test_parallel_edges_that_differ_are_allowed() -> None:
+    a, b = sends_int("a"), takes_int("b")
+    wf = (
+        WorkflowBuilder(start=a)
+        .add_edge(a, b, lambda n: n > 0)
+        .add_edge(a, b, lambda n: n < 0)
+        .build()
+    )
+    assert len(wf.edges) == 2
+    assert wf.run_sync(5).outputs == [5]
 
 
 def test_edge_to_unknown_executor() -> None:

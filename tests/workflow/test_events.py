@@ -259,3 +259,68 @@ async def test_subscribers_and_sinks_see_every_event_live_and_a_broken_one_is_is
     assert live == [e.type for e in result.events][1:]  # subscribed after WorkflowStarted
     assert any("sink down" in str(w.message) for w in caught)
     unsubscribe()
+
+
+# ---------------------------------------------- MessageSent records what was sent
+def _mutating_workflow(make: Any) -> Any:
+
+    @executor(id="src")
+    async def src(n: int, ctx: WorkflowContext[Any]) -> None:
+        await ctx.send_message(make(n))
+
+    @executor(id="dst")
+    async def dst(msg: Any, ctx: WorkflowContext[None, str]) -> None:
+        msg["items"].append("added by the receiver")  # mutates what it received
+        await ctx.yield_output("ok")
+
+    return WorkflowBuilder(start=src).add_edge(src, dst).build()
+
+
+async def test_message_sent_keeps_the_payload_as_sent_when_the_receiver_mutates_it() -> None:
+    from agentic_nb.workflow._events import payload_sha256
+
+    wf = _mutating_workflow(lambda n: {"items": [n]})
+    result = await wf.run(1)
+    (sent,) = result.events.of_type(MessageSent)
+    assert sent.payload == {"items": [1]}
+    assert sent.sha256 == payload_sha256({"items": [1]})
+
+
+async def test_message_sent_hash_does_not_depend_on_when_it_is_read() -> None:
+
+    shared: dict[str, Any] = {"items": [0]}
+
+    @executor(id="src")
+    async def src(n: int, ctx: WorkflowContext[Any]) -> None:
+        await ctx.send_message(shared)
+
+    @executor(id="dst")
+    async def dst(msg: dict[str, Any], ctx: WorkflowContext[None, int]) -> None:
+        await ctx.yield_output(len(msg["items"]))
+
+    wf = WorkflowBuilder(start=src).add_edge(src, dst).build()
+    seen: list[str] = []
+    run = wf.start(1)
+    await run.step()
+    (sent,) = run.events.of_type(MessageSent)
+    shared["items"].append(99)  # the sender keeps and changes its object later
+    seen.append(sent.sha256)
+    await run.until_idle()
+    (again,) = run.events.of_type(MessageSent)
+    assert again.payload == {"items": [0]} and seen == [again.sha256]
+
+
+async def test_message_sent_of_an_uncopyable_payload_is_hashed_at_send_time() -> None:
+    import threading
+
+    from agentic_nb.workflow._events import payload_sha256
+
+    class Holder(dict[str, Any]):
+        def __init__(self) -> None:
+            super().__init__(items=[1])
+            self.lock = threading.Lock()  # neither encodable nor deep-copyable
+
+    wf = _mutating_workflow(lambda n: Holder())
+    result = await wf.run(1)
+    (sent,) = result.events.of_type(MessageSent)
+    assert sent.sha256 == payload_sha256({"items": [1]})

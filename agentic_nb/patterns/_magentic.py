@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentic_nb.agents import AgentResponse
-from agentic_nb.llm import ChatMessage
+from agentic_nb.llm import ChatMessage, StructuredOutputError
 from agentic_nb.workflow import (
     Executor,
     ExecutorKind,
@@ -226,7 +226,21 @@ class _Manager(Executor):
         self, turn: Turn, prompt: str, ctx: WorkflowContext[Any, Any], **options: Any
     ) -> AgentResponse:
         messages = [*view_for(self.manager.name, turn.conversation), ChatMessage.user(prompt)]
-        response = await run_agent(self.manager, messages, ctx, **options)
+        try:
+            response = await run_agent(self.manager, messages, ctx, **options)
+        except StructuredOutputError as exc:
+            if "response_format" not in options:
+                raise
+            # A small model may run out of tokens mid-JSON: ask once more, shorter.
+            await ctx.log(
+                "warning",
+                f"manager {self.manager.name!r} answered unreadable JSON ({exc}); asked again",
+            )
+            retry = ChatMessage.user(
+                "Your previous answer could not be read as JSON (cut off or malformed). "
+                "Answer again with the JSON object only, and keep every string short."
+            )
+            response = await run_agent(self.manager, [*messages, retry], ctx, **options)
         turn.usage = turn.usage + response.usage
         return response
 

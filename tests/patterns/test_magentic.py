@@ -99,10 +99,11 @@ async def test_max_rounds_forces_the_final_answer() -> None:
 
 
 async def test_a_plan_that_is_not_the_requested_json_fails_the_run_clearly() -> None:
-    manager, researcher, writer = team(["I will just wing it."])
+    manager, researcher, writer = team(["I will just wing it.", "Still winging it."])
     result = await MagenticBuilder(manager, [researcher, writer]).build().run("task")
-    assert result.status == "failed"
+    assert result.status == "failed"  # asked twice (one retry), then a clear failure
     assert "StructuredOutputError" in (result.error or "")
+    assert len(manager.client.requests) == 2
     manager, researcher, writer = team(['{"todo": []}'])
     result = await MagenticBuilder(manager, [researcher, writer]).build().run("task")
     assert result.status == "failed"
@@ -146,3 +147,23 @@ def test_bad_configuration_is_rejected() -> None:
         MagenticBuilder("boss", [writer])
     with pytest.raises(ValueError, match="with_max_rounds"):
         MagenticBuilder(manager, [researcher]).with_max_rounds(-1)
+
+
+async def test_a_cut_off_json_answer_is_asked_again_once() -> None:
+    # A small model can run out of tokens in the middle of its JSON.
+    manager, researcher, writer = team(
+        [
+            plan("research"),
+            '{"finished": false, "next_speaker": "researcher", "instruction": "Find the fig',
+            step("researcher", "Find the figure."),
+            DONE,
+            "Final answer.",
+        ]
+    )
+    result = await MagenticBuilder(manager, [researcher, writer], name="m").build().run("task")
+    out = only_output(result)
+    assert out.text == "Final answer." and out.metadata["stop_reason"] == "finished"
+    retry = manager.client.requests[2].messages[-1].text
+    assert "could not be read as JSON" in retry
+    logs = [e for e in result.events if type(e).__name__ == "Log"]
+    assert any("unreadable JSON" in e.message for e in logs)

@@ -37,6 +37,12 @@ def approvals(run: Run) -> Any:
     return make(run)
 
 
+def graph_view(target: Workflow | Run) -> Any:
+    from agentic_nb.widgets import GraphView
+
+    return GraphView(target)
+
+
 def checkpoints_view(run: Run) -> Any:
     from agentic_nb.widgets import checkpoints_view as make
 

@@ -422,6 +422,11 @@ class Workflow:
         """Mermaid flowchart source of the graph."""
         return _display.workflow_to_mermaid(self)
 
+    def explore(self) -> Any:
+        """An interactive graph of this workflow (``agentic_nb.widgets.GraphView``): zoom,
+        pan, fit, collapsible sub-workflows, a panel per executor (``notebook`` extra)."""
+        return _display.graph_view(self)
+
     def run_live(self, input: Any, **kwargs: Any) -> Any:
         """Start a run in a background task and return its live widget at once."""
         run = self.start(input, **kwargs)

@@ -183,9 +183,6 @@ async def test_the_live_widget_embeds_the_graph_view() -> None:
 
 
 def test_workflow_explore_is_a_graph_view() -> None:
-    from agentic_nb import WorkflowBuilder, WorkflowContext, executor
-    from agentic_nb.widgets import GraphView
-
     @executor(id="only")
     async def only(x: str, ctx: WorkflowContext[None, str]) -> None:
         await ctx.yield_output(x)

@@ -64,6 +64,7 @@ from agentic_nb.workflow import (
     WorkflowEvent,
     WorkflowFailed,
     WorkflowStarted,
+    WorkflowWaiting,
 )
 from agentic_nb.workflow.codec import CodecError, dumps, encode
 
@@ -83,6 +84,7 @@ _WORKFLOW_VERBS: dict[type, tuple[str, ...]] = {
     WorkflowFailed: ("error",),
     CheckpointSaved: ("checkpoint",),
     FanInWaiting: ("fanin_waiting",),
+    WorkflowWaiting: ("waiting",),
 }
 _EXECUTOR_VERBS: dict[type, str] = {
     ExecutorInvoked: "started",

@@ -20,6 +20,7 @@ from agentic_nb.workflow import (
     WorkflowFailed,
     WorkflowResumed,
     WorkflowStarted,
+    WorkflowWaiting,
 )
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -33,6 +34,7 @@ RUN_LEVEL: tuple[type, ...] = (
     SuperstepCompleted,
     CheckpointSaved,
     FanInWaiting,
+    WorkflowWaiting,
 )
 """Events a run emits about itself (``executor_id`` is ``None``). The same events of a
 sub-workflow bubble up into the parent run with ``executor_id`` set to the path of the
@@ -113,7 +115,13 @@ class RunTracker:
     def apply(self, ev: WorkflowEvent) -> None:
         self.last_seq = max(self.last_seq, ev.seq)
         self.updated_at = ev.ts
-        if ev.executor_id is not None and is_child_event(ev, self.own):
+        # A child's request is announced on the parent (path as executor id, an id the
+        # parent's respond accepts): the parent answers it, so it is the parent's own.
+        if (
+            ev.executor_id is not None
+            and type(ev) not in (RequestInfo, RequestAnswered)
+            and is_child_event(ev, self.own)
+        ):
             self.child_events += 1
             return
         t = type(ev)
@@ -150,6 +158,10 @@ class RunTracker:
             self.requests.pop(ev.request_id, None)  # type: ignore[attr-defined]
             if self.status == "waiting" and not self.requests:
                 self.status = "running"
+        elif t is WorkflowWaiting:
+            # The engine's own word that the run went idle waiting for these answers.
+            self.status = "waiting"
+            self._busy.clear()
         elif t is WorkflowCompleted:
             self.status = ev.status or "completed"  # type: ignore[attr-defined]
             self.superstep = max(self.superstep, ev.supersteps)  # type: ignore[attr-defined]

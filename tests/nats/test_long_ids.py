@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,13 @@ def _ask(executor_id: str) -> Any:
     return WorkflowBuilder(name="ask", start=ask).build()
 
 
+_EXAMPLES = itertools.count()
+
+
 async def _fuzz_once(url: str, run_id: str, executor_id: str) -> None:
+    # Hypothesis may draw an id again (and replays while shrinking); a run id names one
+    # run only (starting it again is refused), so each example gets a numbered suffix.
+    run_id = f"{run_id}#{next(_EXAMPLES)}"
     nc = await connect(url)
     try:
         sink = await NatsEventSink(nc).start()

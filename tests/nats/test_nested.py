@@ -45,7 +45,8 @@ async def test_parent_keeps_its_own_status_name_and_outputs(nc: Any) -> None:
     assert remote.status == "waiting"
     assert remote.workflow.name == "parent" and remote._tracker.workflow == "parent"
     assert remote.outputs == []
-    assert [r.executor_id for r in remote.pending_requests] == ["sub"]
+    # The child's request, announced on the parent under its path and an id it accepts.
+    assert [r.executor_id for r in remote.pending_requests] == ["sub/ask"]
     info = {i.run_id: i for i in await runs(connection=nc)}[run.run_id]
     assert (info.workflow, info.status, info.pending_requests) == (
         "parent",

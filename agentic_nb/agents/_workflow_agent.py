@@ -27,7 +27,7 @@ from agentic_nb.llm import (
     as_messages,
 )
 from agentic_nb.workflow import Output, RequestInfo, WorkflowResult
-from agentic_nb.workflow._typing import type_name
+from agentic_nb.workflow.typing import type_name
 
 from ._base import BaseAgent
 from ._chat_agent import ChatAgent

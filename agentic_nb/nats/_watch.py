@@ -12,22 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentic_nb.workflow import (
+    Case,
+    DirectEdge,
+    EdgeGroup,
     EventLog,
     ExecutorKind,
+    FanInEdge,
+    FanOutEdge,
     MessageSent,
     PendingRequestInfo,
     RequestInfo,
     RunStateError,
+    SwitchEdge,
     WorkflowEvent,
     WorkflowResult,
-)
-from agentic_nb.workflow._edges import (
-    Case,
-    DirectEdge,
-    EdgeGroup,
-    FanInEdge,
-    FanOutEdge,
-    SwitchEdge,
 )
 from agentic_nb.workflow.codec import CodecError, decode, loads
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentic_nb._optional import require
-from agentic_nb.workflow._events import (
+from agentic_nb.workflow import (
     EventLog,
     ExecutorCompleted,
     ExecutorFailed,

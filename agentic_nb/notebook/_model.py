@@ -14,9 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentic_nb.workflow._edges import EdgeGroup, SwitchEdge
-from agentic_nb.workflow._executor import Executor
-from agentic_nb.workflow._typing import could_flow, type_name
+from agentic_nb.workflow import EdgeGroup, Executor, SwitchEdge
+from agentic_nb.workflow.typing import could_flow, type_name
 
 
 @dataclass

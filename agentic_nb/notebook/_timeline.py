@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from agentic_nb.workflow._events import SuperstepStarted
+from agentic_nb.workflow import SuperstepStarted
 
 from ._frames import _invocations, events_of
 

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from agentic_nb.workflow._events import (
+from agentic_nb.workflow import (
     AgentRunUpdate,
     ExecutorCompleted,
     ExecutorFailed,
@@ -21,6 +21,7 @@ from agentic_nb.workflow._events import (
     RequestInfo,
     SuperstepStarted,
     WorkflowEvent,
+    WorkflowResumed,
 )
 
 STATES = ("pending", "running", "done", "failed", "waiting", "skipped")
@@ -102,7 +103,9 @@ class RunTracker:
 
     def _fold(self, ev: WorkflowEvent) -> None:
         t = type(ev)
-        if t is ExecutorInvoked:
+        if t is WorkflowResumed:
+            self._seed_from_history()
+        elif t is ExecutorInvoked:
             st = self._stats(ev.executor_id)
             assert st is not None
             st.state = "running"
@@ -148,6 +151,24 @@ class RunTracker:
             xid = ev.executor_id or "agent"
             text = self.agent_text.get(xid, "") + ev.text
             self.agent_text[xid] = text[-4000:]
+
+    def _seed_from_history(self) -> None:
+        """After a resume the run's events start anew: what executors did before the
+        restart comes from the run's restored attempts (read from its journal)."""
+        attempts = getattr(self.run, "attempts", None)
+        if not callable(attempts):
+            return
+        for ex_id, history in attempts().items():
+            st = self._stats(ex_id)
+            if st is None or not history or st.invocations:
+                continue
+            st.invocations = len(history)
+            st.failures = sum(1 for a in history if a.status == "failed")
+            last = history[-1]
+            st.last_duration_ms = last.duration_ms
+            st.state = {"completed": "done", "failed": "failed"}.get(last.status, st.state)
+            if last.error is not None:
+                st.last_error = f"{type(last.error).__name__}: {last.error}"
 
     def _mark_edge(self, superstep: int, key: tuple[str, str]) -> None:
         if superstep != self._edge_step:

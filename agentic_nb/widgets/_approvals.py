@@ -7,7 +7,7 @@ import json
 from html import escape
 from typing import Any
 
-from agentic_nb.workflow._typing import type_name
+from agentic_nb.workflow.typing import type_name
 
 from ._common import Throttle, drive, ipywidgets, is_stepping, short, spawn
 from ._forms import APPROVE_NAMES, Form, article, decision_fields, decision_value, supports_decision

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from agentic_nb.workflow._events import CheckpointSaved
+from agentic_nb.workflow import CheckpointSaved
 
 from ._common import html_table, ipywidgets, short, spawn
 from ._live import LiveRunWidget

@@ -17,7 +17,7 @@ from agentic_nb.notebook._dot import highlighted_edges
 from agentic_nb.notebook._layout import collapse, workflow_layout, workflow_layout_json
 from agentic_nb.notebook._model import GraphModel, model_from_workflow
 from agentic_nb.notebook._tracker import STATE_COLORS, TERMINAL, RunTracker
-from agentic_nb.workflow._events import (
+from agentic_nb.workflow import (
     ExecutorCompleted,
     ExecutorFailed,
     ExecutorInvoked,

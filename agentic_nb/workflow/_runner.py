@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _display
-from ._context import AttemptRecord, PendingRequest, WorkflowContext, check_response
+from ._context import Attempt, AttemptRecord, PendingRequest, WorkflowContext, check_response
 from ._errors import RequestError, RunStateError
 from ._events import (
     EventLog,
@@ -396,6 +396,24 @@ class Run:
 
     def __await__(self) -> Generator[Any, None, Run]:
         return self.load().__await__()
+
+    def attempts(self) -> dict[str, list[Attempt]]:
+        """Every invocation of each executor in this run so far, oldest first — including
+        those before a restart, restored from the journal on ``resume``.
+
+        Example::
+
+            >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+            >>> @executor
+            ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+            ...     ctx.yield_output(x)
+            >>> import asyncio
+            >>> run = WorkflowBuilder(start=echo).build().start("hi")
+            >>> _ = asyncio.run(run.until_idle())
+            >>> [(a.superstep, a.status) for a in run.attempts()["echo"]]
+            [(0, 'completed')]
+        """
+        return {ex: [Attempt(*t) for t in recs] for ex, recs in self._attempts.items()}
 
     async def history(self) -> list[Any]:
         """This run's checkpoints (``CheckpointInfo``), oldest first."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agentic_nb.agents import AgentUsage, ChatAgent
-from agentic_nb.llm import LocalChatClient
+from agentic_nb.llm import LocalChatClient, smollm2_path
 from agentic_nb.patterns import (
     GroupChatBuilder,
     MagenticBuilder,
@@ -21,9 +21,15 @@ from agentic_nb.workflow import Custom
 pytestmark = [pytest.mark.llm, pytest.mark.timeout(1200)]
 
 
-def local(name: str, instructions: str, description: str = "", max_tokens: int = 12) -> ChatAgent:
+def local(
+    name: str,
+    instructions: str,
+    description: str = "",
+    max_tokens: int = 12,
+    client: LocalChatClient | None = None,
+) -> ChatAgent:
     return ChatAgent(
-        LocalChatClient.default(),
+        client or LocalChatClient.default(),
         instructions,
         name=name,
         description=description,
@@ -55,13 +61,18 @@ async def test_a_group_chat_with_an_llm_selector_on_the_local_model() -> None:
 
 
 async def test_a_magentic_run_on_the_local_model() -> None:
+    # A client of its own with fixed threads: greedy decoding then gives the same answers
+    # whatever ran before (the shared client's cached prompts from other tests change the
+    # numerics enough for SmolLM2 to loop inside a JSON string until max_tokens).
+    fresh = LocalChatClient(smollm2_path(), n_threads=2)
     manager = local(
         "manager",
         "You lead a small team. Be brief: plans of two steps, instructions under ten words.",
         max_tokens=300,
+        client=fresh,
     )
-    researcher = local("researcher", "You state one fact.", "finds facts")
-    writer = local("writer", "You write one sentence.", "writes text")
+    researcher = local("researcher", "You state one fact.", "finds facts", client=fresh)
+    writer = local("writer", "You write one sentence.", "writes text", client=fresh)
     wf = (
         MagenticBuilder(manager, [researcher, writer], name="team")
         .with_max_rounds(1)

@@ -4,7 +4,7 @@ Example::
 
     >>> from agentic_nb.redis import RedisCheckpointStorage
     >>> RedisCheckpointStorage.KEY_LAYOUT.splitlines()[0]
-    '<prefix>:cp:<checkpoint_id>            checkpoint JSON'
+    '<prefix>:cp:<checkpoint_id>            checkpoint JSON (with checksum)'
 """
 
 from ._storage import RedisCheckpointStorage

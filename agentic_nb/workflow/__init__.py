@@ -12,14 +12,14 @@ Example::
 
 from ._builder import WorkflowBuilder, WorkflowBuilderWarning
 from ._checkpoint import (
+    DEFAULT_KEEP_LAST,
     Checkpoint,
-    CheckpointError,
     CheckpointInfo,
     CheckpointStorage,
-    FileCheckpointStorage,
-    GraphMismatchError,
     InMemoryCheckpointStorage,
+    RunSummary,
 )
+from ._checkpoint_errors import CheckpointCorruptError, CheckpointError, GraphMismatchError
 from ._context import Attempt, ExecutorError, WorkflowContext
 from ._edges import Case, Default, DirectEdge, EdgeGroup, FanInEdge, FanOutEdge, SwitchEdge
 from ._errors import (
@@ -55,6 +55,8 @@ from ._events import (
     WorkflowWaiting,
 )
 from ._executor import Executor, ExecutorKind, FunctionExecutor, RetryPolicy, executor, handler
+from ._file_storage import FileCheckpointStorage
+from ._lease import AnswerConflictError, Lease, LeaseLostError, RunLockedError
 from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
 from ._runner import Run, WorkflowCancelled
 from ._subworkflow import SubWorkflowError, WorkflowExecutor
@@ -62,10 +64,13 @@ from ._workflow import Workflow
 from .codec import CodecError, register_checkpoint_type
 
 __all__ = [
+    "DEFAULT_KEEP_LAST",
     "AgentRunUpdate",
+    "AnswerConflictError",
     "Attempt",
     "Case",
     "Checkpoint",
+    "CheckpointCorruptError",
     "CheckpointError",
     "CheckpointInfo",
     "CheckpointSaved",
@@ -90,6 +95,8 @@ __all__ = [
     "FunctionExecutor",
     "GraphMismatchError",
     "InMemoryCheckpointStorage",
+    "Lease",
+    "LeaseLostError",
     "Log",
     "MessageSent",
     "MessageUndelivered",
@@ -102,7 +109,9 @@ __all__ = [
     "RetryPolicy",
     "RoutingError",
     "Run",
+    "RunLockedError",
     "RunStateError",
+    "RunSummary",
     "StepReport",
     "SubWorkflowError",
     "SuperstepCompleted",

@@ -32,32 +32,174 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
-import os
-import re
-import tempfile
+import logging
 import time
 import uuid
-from collections.abc import Iterable
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from ._checkpoint_errors import CheckpointCorruptError, CheckpointError, GraphMismatchError
+from ._lease import (
+    DEFAULT_LEASE_TTL,
+    Lease,
+    answer_conflict,
+    is_stale,
+    locked_error,
+    lost_error,
+    new_lease,
+    renewed,
+    validate_ttl,
+)
 from .codec import decode, encode
 
-SCHEMA_VERSION = 1
+__all__ = [
+    "DEFAULT_KEEP_LAST",
+    "SCHEMA_VERSION",
+    "Checkpoint",
+    "CheckpointCorruptError",
+    "CheckpointError",
+    "CheckpointInfo",
+    "CheckpointStorage",
+    "GraphMismatchError",
+    "InMemoryCheckpointStorage",
+    "RunSummary",
+]
+
+log = logging.getLogger("agentic_nb.checkpoint")
+
+#: 1: plain JSON. 2: every checkpoint and journal record ends with a checksum.
+SCHEMA_VERSION = 2
+#: Checkpoints kept per run by default (older ones are dropped after each save);
+#: the journal is never trimmed. Pass ``keep_last=None`` to keep every checkpoint.
+DEFAULT_KEEP_LAST = 100
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be written, read, or applied to this workflow."""
+# ------------------------------------------------------------------ integrity
+_SUM_OPEN = ',"_sum":"'
+_SUM_LEN = 8
+_SUFFIX_LEN = len(_SUM_OPEN) + _SUM_LEN + 2  # ,"_sum":"<8 hex>"}
 
 
-class GraphMismatchError(CheckpointError):
-    """The checkpoint was taken by a workflow whose graph differs from this one."""
+def _digest(body: str) -> str:
+    # CRC-32 finds accidental damage (torn writes, bit rot, hand edits) at ~1 µs a record;
+    # the storages are trusted, so no cryptographic hash is needed.
+    return format(zlib.crc32(body.encode("utf-8")), "08x")
 
 
+def seal(body: str) -> str:
+    """Append a checksum to the compact JSON object text ``body`` (still valid JSON).
+
+    Example::
+
+        >>> sealed = seal('{"k":"x"}')
+        >>> unseal(sealed)
+        ({'k': 'x'}, True)
+        >>> unseal('{"k":"x"}')  # written before checksums existed
+        ({'k': 'x'}, False)
+    """
+    if body == "{}":
+        return '{"_sum":"' + _digest(body) + '"}'
+    return f'{body[:-1]}{_SUM_OPEN}{_digest(body)}"}}'
+
+
+def unseal(text: str | bytes) -> tuple[dict[str, Any], bool]:
+    """Check and strip the checksum of ``text``: ``(data, had_checksum)``.
+
+    Raises ``ValueError`` saying what is wrong when the text is damaged.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8 text ({exc})") from None
+    sealed = False
+    if text.startswith('{"_sum":"') and len(text) == 11 + _SUM_LEN:
+        body, got = "{}", text[9:-2]
+        sealed = True
+    elif text.endswith('"}') and text[-_SUFFIX_LEN : -_SUM_LEN - 2] == _SUM_OPEN:
+        body, got = text[:-_SUFFIX_LEN] + "}", text[-_SUM_LEN - 2 : -2]
+        sealed = True
+    else:
+        body, got = text, ""
+    if sealed and _digest(body) != got:
+        raise ValueError("checksum mismatch")
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"a JSON {type(data).__name__} where an object was expected")
+    if not sealed and "_sum" in data:
+        raise ValueError("checksum field in the wrong place")
+    return data, sealed
+
+
+def dump_record(record: dict[str, Any]) -> str:
+    """A journal record as one sealed JSON line (without the newline)."""
+    return seal(json.dumps(record, separators=(",", ":"), allow_nan=False))
+
+
+def read_journal(
+    texts: Sequence[str | bytes],
+    *,
+    storage: Any,
+    run_id: str,
+    where: Callable[[int], str] = lambda i: f"record {i + 1}",
+    file: str | None = None,
+    torn_tail_ok: bool = False,
+) -> list[dict[str, Any]]:
+    """Check and decode stored journal records, oldest first.
+
+    A damaged record raises :class:`CheckpointCorruptError` naming the storage, run
+    and position; only a last record cut short by a crash (``torn_tail_ok``) is
+    dropped, with a warning. Records written before checksums existed load as they are.
+    """
+    out: list[dict[str, Any]] = []
+    seen_sealed = False
+    last = len(texts) - 1
+    for i, text in enumerate(texts):
+        try:
+            record, sealed = unseal(text)
+            if seen_sealed and not sealed:
+                raise ValueError("a record without checksum after records that have one")
+        except ValueError as exc:
+            if i == last and torn_tail_ok:
+                log.warning(
+                    "%r: ignoring the last journal record of run %r at %s, cut short by a "
+                    "crash (%s)",
+                    storage,
+                    run_id,
+                    where(i),
+                    exc,
+                )
+                continue
+            raise CheckpointCorruptError(
+                f"the journal of run {run_id!r} in {storage!r} is damaged at {where(i)} "
+                f"({exc}); a recorded task or answer would be lost, so it is not skipped: "
+                f"restore it from a backup, or remove that record if you accept losing it",
+                storage=repr(storage),
+                run_id=run_id,
+                file=file,
+                line=i + 1,
+            ) from None
+        seen_sealed = seen_sealed or sealed
+        out.append(record)
+    return out
+
+
+# ---------------------------------------------------------------- checkpoint
 @dataclass
 class Checkpoint:
-    """Everything live at one superstep boundary (payload values are codec-encoded JSON)."""
+    """Everything live at one superstep boundary (payload values are codec-encoded JSON).
+
+    ``fallback_from`` and ``load_warnings`` are not stored: ``storage.latest()`` fills
+    them when the newest checkpoint(s) of the run could not be read and an older one
+    was returned instead (ids of the skipped checkpoints, newest first, and one
+    message per skipped checkpoint). The runner turns them into a warning event.
+    """
 
     checkpoint_id: str
     run_id: str
@@ -75,22 +217,54 @@ class Checkpoint:
     event_seq: int = 0
     status: str = "running"
     schema_version: int = SCHEMA_VERSION
+    fallback_from: list[str] = field(
+        default_factory=list, compare=False, repr=False, metadata={"stored": False}
+    )
+    load_warnings: list[str] = field(
+        default_factory=list, compare=False, repr=False, metadata={"stored": False}
+    )
 
     def to_json(self) -> str:
         # Fields already hold JSON data (payloads are codec-encoded): no deep copy needed.
         data = {name: getattr(self, name) for name in _CHECKPOINT_FIELDS}
-        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+        data["schema_version"] = SCHEMA_VERSION
+        return seal(json.dumps(data, separators=(",", ":"), allow_nan=False))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> Checkpoint:
-        data = json.loads(text)
-        version = data.get("schema_version", 0)
+    def from_json(
+        cls,
+        text: str | bytes,
+        *,
+        storage: Any = None,
+        file: str | None = None,
+        checkpoint_id: str | None = None,
+    ) -> Checkpoint:
+        """Check and load a stored checkpoint; damage raises :class:`CheckpointCorruptError`."""
+        try:
+            data, sealed = unseal(text)
+            version = data.get("schema_version", 0)
+            if not isinstance(version, int):
+                raise ValueError(f"schema_version is {version!r}")
+            if version >= 2 and not sealed:
+                raise ValueError("checksum missing")
+        except ValueError as exc:
+            raise _corrupt(storage, None, checkpoint_id, file, str(exc)) from None
         if version > SCHEMA_VERSION:
             raise CheckpointError(
                 f"checkpoint {data.get('checkpoint_id')!r} has schema version {version}, newer "
                 f"than this agentic_nb understands ({SCHEMA_VERSION}); upgrade agentic_nb"
             )
-        return cls(**data)
+        data.setdefault("schema_version", version)
+        try:
+            return cls(**{k: v for k, v in data.items() if k in _CHECKPOINT_FIELDS})
+        except TypeError as exc:
+            raise _corrupt(
+                storage,
+                data.get("run_id"),
+                checkpoint_id or data.get("checkpoint_id"),
+                file,
+                str(exc),
+            ) from None
 
     def info(self) -> CheckpointInfo:
         return CheckpointInfo(
@@ -115,12 +289,34 @@ class Checkpoint:
         return [{**q, "message": decode(q["message"])} for q in self.queued]
 
 
-_CHECKPOINT_FIELDS = tuple(f.name for f in fields(Checkpoint))
+_CHECKPOINT_FIELDS = tuple(f.name for f in fields(Checkpoint) if f.metadata.get("stored", True))
+
+
+def _corrupt(
+    storage: Any, run_id: str | None, checkpoint_id: str | None, file: str | None, reason: str
+) -> CheckpointCorruptError:
+    what = f"checkpoint {checkpoint_id!r}" if checkpoint_id else "a checkpoint"
+    if run_id:
+        what += f" of run {run_id!r}"
+    where = f" in {storage!r}" if storage is not None else ""
+    if file:
+        where += f" (file {file})"
+    return CheckpointCorruptError(
+        f"{what}{where} is damaged ({reason}); it cannot be loaded: resume from an earlier "
+        f"checkpoint (storage.list(run_id)) or restore it from a backup",
+        storage=repr(storage) if storage is not None else "",
+        run_id=run_id,
+        checkpoint_id=checkpoint_id,
+        file=file,
+    )
 
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """Light metadata of a checkpoint (what ``storage.list`` returns)."""
+    """Light metadata of a checkpoint (what ``storage.list`` returns).
+
+    ``status`` is ``"corrupt"`` for a stored checkpoint that cannot be read.
+    """
 
     checkpoint_id: str
     run_id: str
@@ -134,41 +330,218 @@ class CheckpointInfo:
     status: str = "running"
 
 
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as ``storage.runs()`` lists it (readable by any process).
+
+    ``status`` is the latest checkpoint's terminal status (``completed``, ``failed``,
+    ``cancelled``), else ``"waiting"`` while requests are unanswered, else
+    ``"running"`` (in progress, or interrupted and resumable); ``"corrupt"`` when the
+    run's stored data cannot be read. ``pending_requests`` are request ids;
+    ``superstep`` is the last superstep the run recorded; ``updated_at`` the time of
+    its last write (seconds since the epoch).
+
+    Example::
+
+        >>> import asyncio
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... async def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+        ...     await ctx.yield_output(n + await ctx.request_info("more?", response_type=int))
+        >>> store = InMemoryCheckpointStorage()
+        >>> wf = WorkflowBuilder(name="asker", start=ask, checkpoint_storage=store).build()
+        >>> run = wf.run_sync(1)
+        >>> (summary,) = asyncio.run(store.runs(workflow="asker"))
+        >>> summary.status, summary.pending_requests == [run.pending_requests[0].request_id]
+        ('waiting', True)
+    """
+
+    run_id: str
+    workflow: str
+    status: str
+    superstep: int
+    pending_requests: list[str]
+    updated_at: float
+
+
+def summarize_run(
+    cp: Checkpoint, journal: Iterable[dict[str, Any]], updated_at: float
+) -> RunSummary:
+    """The :class:`RunSummary` of a run from its latest checkpoint and its journal."""
+    records = list(journal)
+    answered = {r.get("id") for r in records if r.get("k") == "answer"}
+    asked = [p.get("request_id") for p in cp.pending_requests]
+    asked += [
+        r.get("id") for r in records if r.get("k") == "request" and r.get("s", 0) >= cp.superstep
+    ]
+    pending: list[str] = []
+    for rid in asked:
+        if isinstance(rid, str) and rid not in answered and rid not in pending:
+            pending.append(rid)
+    steps = [r["s"] for r in records if isinstance(r.get("s"), int)]
+    status = cp.status
+    if status == "running":
+        status = "waiting" if pending else "running"
+    return RunSummary(
+        run_id=cp.run_id,
+        workflow=cp.workflow,
+        status=status,
+        superstep=max([cp.superstep, *steps]),
+        pending_requests=pending,
+        updated_at=max(updated_at, cp.created_at),
+    )
+
+
+def corrupt_summary(
+    run_id: str, journal_texts: Sequence[str | bytes], updated_at: float
+) -> RunSummary:
+    workflow = ""
+    for text in journal_texts[:1]:
+        try:
+            workflow = str(unseal(text)[0].get("workflow", ""))
+        except ValueError:
+            pass
+    return RunSummary(run_id, workflow, "corrupt", -1, [], updated_at)
+
+
+async def run_summaries(
+    run_ids: Iterable[str],
+    summarize: Callable[[str], Awaitable[RunSummary | None]],
+    workflow: str | None,
+) -> list[RunSummary]:
+    out = []
+    for run_id in run_ids:
+        summary = await summarize(run_id)
+        if summary is not None and (workflow is None or summary.workflow == workflow):
+            out.append(summary)
+    return sorted(out, key=lambda s: s.updated_at, reverse=True)
+
+
+async def latest_readable(
+    storage: Any,
+    run_id: str,
+    ids_newest_first: Iterable[str],
+    load: Callable[[str], Awaitable[Checkpoint | None]],
+) -> Checkpoint | None:
+    """The newest checkpoint of ``ids_newest_first`` that loads; damaged ones are skipped
+    with a warning and named in the result's ``fallback_from`` / ``load_warnings``."""
+    skipped: list[CheckpointCorruptError] = []
+    for cid in ids_newest_first:
+        try:
+            cp = await load(cid)
+        except CheckpointCorruptError as exc:
+            exc.checkpoint_id = exc.checkpoint_id or cid
+            exc.run_id = exc.run_id or run_id
+            skipped.append(exc)
+            continue
+        if cp is None:
+            continue
+        if skipped:
+            cp.fallback_from = [e.checkpoint_id or "?" for e in skipped]
+            cp.load_warnings = [str(e) for e in skipped]
+            log.warning(
+                "%r: the latest checkpoint(s) %s of run %r cannot be read; resuming from the "
+                "older checkpoint %r (superstep %d). %s",
+                storage,
+                cp.fallback_from,
+                run_id,
+                cp.checkpoint_id,
+                cp.superstep,
+                cp.load_warnings[0],
+            )
+        return cp
+    if skipped:
+        raise CheckpointCorruptError(
+            f"no checkpoint of run {run_id!r} in {storage!r} can be read: "
+            + "; ".join(str(e) for e in skipped),
+            storage=repr(storage),
+            run_id=run_id,
+            checkpoint_id=skipped[0].checkpoint_id,
+            file=skipped[0].file,
+        )
+    return None
+
+
 @runtime_checkable
 class CheckpointStorage(Protocol):
     """Where checkpoints and run journals live. All methods are coroutines.
 
     ``list`` returns infos oldest first; ``keep_last`` never touches the journal;
     ``delete`` removes a run's checkpoints *and* journal. ``append`` must be durable
-    once it returns (the runner awaits it before going on).
+    once it returns (the runner awaits it before going on). ``runs`` lists runs
+    newest first as :class:`RunSummary`.
+
+    Integrity: every checkpoint and journal record is stored with a checksum;
+    damaged data raises :class:`CheckpointCorruptError`, except a journal's last
+    record cut short by a crash, which is dropped. ``latest`` falls back to the
+    newest readable checkpoint and says so in its ``fallback_from`` / ``load_warnings``.
+
+    Retention: a storage built with ``keep_last=N`` (default
+    :data:`DEFAULT_KEEP_LAST`, ``None`` keeps all) drops a run's oldest checkpoints
+    after each save so that N remain.
+
+    One driver per run: ``acquire_lease`` / ``renew_lease`` / ``release_lease`` and
+    the ``lease=`` argument of the writes (see :mod:`agentic_nb.workflow._lease`).
+    Answers: an ``answer`` record (``{"k": "answer", "id": request_id, ...}``) is
+    recorded at most once per request id: ``record_answer_once`` (and ``append`` of
+    such a record) raises :class:`~agentic_nb.workflow.AnswerConflictError` when a
+    different answer is already recorded (the same one again is a no-op).
     """
 
-    async def save(self, checkpoint: Checkpoint) -> None: ...
+    async def save(self, checkpoint: Checkpoint, *, lease: Lease | None = None) -> None: ...
     async def get(self, checkpoint_id: str) -> Checkpoint | None: ...
     async def latest(self, run_id: str) -> Checkpoint | None: ...
     async def list(
         self, run_id: str | None = None, *, workflow: str | None = None
     ) -> list[CheckpointInfo]: ...
+    async def runs(self, workflow: str | None = None) -> builtins.list[RunSummary]: ...
     async def delete(self, run_id: str) -> int: ...
     async def keep_last(self, run_id: str, n: int) -> int: ...
-    async def append(self, run_id: str, record: dict[str, Any]) -> None: ...
+    async def append(
+        self, run_id: str, record: dict[str, Any], *, lease: Lease | None = None
+    ) -> None: ...
+    async def record_answer_once(
+        self, run_id: str, record: dict[str, Any], *, lease: Lease | None = None
+    ) -> None: ...
     async def journal(self, run_id: str) -> builtins.list[dict[str, Any]]: ...
+    async def acquire_lease(
+        self, run_id: str, owner: str, ttl: float = DEFAULT_LEASE_TTL, take_over: bool = False
+    ) -> Lease: ...
+    async def renew_lease(self, lease: Lease) -> Lease: ...
+    async def release_lease(self, lease: Lease) -> None: ...
 
 
 def new_checkpoint_id() -> str:
     return uuid.uuid4().hex
 
 
-def _check_n(n: int) -> None:
+def check_n(n: int) -> None:
     if n < 0:
         raise ValueError(f"keep_last needs n >= 0, got {n}")
+
+
+def check_retention(keep_last: int | None) -> int | None:
+    if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 1):
+        raise ValueError(
+            f"keep_last must be an int >= 1 (2 or more keeps a fallback) or None to keep "
+            f"every checkpoint, got {keep_last!r}"
+        )
+    return keep_last
+
+
+def answer_id(record: dict[str, Any]) -> str:
+    rid = record.get("id")
+    if record.get("k") != "answer" or not isinstance(rid, str):
+        raise ValueError(f"an answer record needs k='answer' and a str id, got {record!r}")
+    return rid
 
 
 class InMemoryCheckpointStorage:
     """Checkpoints in this process's memory (tests, notebooks, benchmarks).
 
-    Checkpoints are kept as JSON text, so what is saved is exactly what a durable
-    storage would save.
+    Checkpoints and journal records are kept as the same checksummed JSON text a
+    durable storage would store. ``keep_last`` (default :data:`DEFAULT_KEEP_LAST`)
+    checkpoints are kept per run.
 
     Example::
 
@@ -181,26 +554,43 @@ class InMemoryCheckpointStorage:
         'c1'
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_last: int | None = DEFAULT_KEEP_LAST) -> None:
+        self.keep_last_n = check_retention(keep_last)
         self._data: dict[str, str] = {}
         self._runs: dict[str, list[str]] = {}
         self._meta: dict[str, CheckpointInfo] = {}
         self._journals: dict[str, list[str]] = {}
+        self._answers: dict[str, dict[str, str]] = {}
+        self._updated: dict[str, float] = {}
+        self._leases: dict[str, Lease | None] = {}
+        self._fence: dict[str, int] = {}
 
-    async def save(self, checkpoint: Checkpoint) -> None:
+    def __repr__(self) -> str:
+        return f"InMemoryCheckpointStorage(runs={len(self._runs)})"
+
+    def _check_fence(self, run_id: str, lease: Lease | None) -> None:
+        if lease is not None and self._fence.get(run_id) != lease.token:
+            raise lost_error(self, lease, self._fence.get(run_id))
+
+    async def save(self, checkpoint: Checkpoint, *, lease: Lease | None = None) -> None:
+        self._check_fence(checkpoint.run_id, lease)
         cid = checkpoint.checkpoint_id
         if cid not in self._data:
             self._runs.setdefault(checkpoint.run_id, []).append(cid)
         self._data[cid] = checkpoint.to_json()
         self._meta[cid] = checkpoint.info()
+        self._updated[checkpoint.run_id] = time.time()
+        if self.keep_last_n is not None:
+            await self.keep_last(checkpoint.run_id, self.keep_last_n)
 
     async def get(self, checkpoint_id: str) -> Checkpoint | None:
         text = self._data.get(checkpoint_id)
-        return Checkpoint.from_json(text) if text is not None else None
+        if text is None:
+            return None
+        return Checkpoint.from_json(text, storage=self, checkpoint_id=checkpoint_id)
 
     async def latest(self, run_id: str) -> Checkpoint | None:
-        ids = self._runs.get(run_id)
-        return await self.get(ids[-1]) if ids else None
+        return await latest_readable(self, run_id, reversed(self._runs.get(run_id, [])), self.get)
 
     async def list(
         self, run_id: str | None = None, *, workflow: str | None = None
@@ -211,164 +601,102 @@ class InMemoryCheckpointStorage:
             out = [i for i in out if i.workflow == workflow]
         return sorted(out, key=lambda i: (i.created_at, i.superstep))
 
+    async def runs(self, workflow: str | None = None) -> builtins.list[RunSummary]:
+        async def one(run_id: str) -> RunSummary | None:
+            updated = self._updated.get(run_id, 0.0)
+            try:
+                cp = await self.latest(run_id)
+                if cp is None:
+                    return None
+                return summarize_run(cp, await self.journal(run_id), updated)
+            except CheckpointCorruptError:
+                return corrupt_summary(run_id, self._journals.get(run_id, []), updated)
+
+        return await run_summaries(list(self._runs), one, workflow)
+
     async def delete(self, run_id: str) -> int:
         ids = self._runs.pop(run_id, [])
         for c in ids:
             self._data.pop(c, None)
             self._meta.pop(c, None)
         self._journals.pop(run_id, None)
+        self._answers.pop(run_id, None)
+        self._updated.pop(run_id, None)
         return len(ids)
 
     async def keep_last(self, run_id: str, n: int) -> int:
-        _check_n(n)
+        check_n(n)
         ids = self._runs.get(run_id, [])
         drop = ids[: max(0, len(ids) - n)]
         for c in drop:
             self._data.pop(c, None)
             self._meta.pop(c, None)
-        self._runs[run_id] = ids[len(drop) :]
+        if drop:
+            self._runs[run_id] = ids[len(drop) :]
         return len(drop)
 
-    async def append(self, run_id: str, record: dict[str, Any]) -> None:
-        self._journals.setdefault(run_id, []).append(
-            json.dumps(record, separators=(",", ":"), allow_nan=False)
-        )
+    async def append(
+        self, run_id: str, record: dict[str, Any], *, lease: Lease | None = None
+    ) -> None:
+        if record.get("k") == "answer":
+            await self.record_answer_once(run_id, record, lease=lease)
+            return
+        self._check_fence(run_id, lease)
+        self._journals.setdefault(run_id, []).append(dump_record(record))
+        self._updated[run_id] = time.time()
+
+    async def record_answer_once(
+        self, run_id: str, record: dict[str, Any], *, lease: Lease | None = None
+    ) -> None:
+        rid = answer_id(record)
+        self._check_fence(run_id, lease)
+        if lease is None:
+            self._refuse_if_driven(run_id)
+        text = dump_record(record)
+        answers = self._answers.setdefault(run_id, {})
+        if rid in answers:
+            if answers[rid] == text:
+                return
+            raise answer_conflict(self, run_id, rid, decode(unseal(answers[rid])[0].get("v")))
+        answers[rid] = text
+        self._journals.setdefault(run_id, []).append(text)
+        self._updated[run_id] = time.time()
+
+    def _refuse_if_driven(self, run_id: str) -> None:
+        held = self._leases.get(run_id)
+        if held is not None and not is_stale(held.holder()):
+            raise locked_error(self, run_id, held.holder())
 
     async def journal(self, run_id: str) -> builtins.list[dict[str, Any]]:
-        return [json.loads(r) for r in self._journals.get(run_id, ())]
+        return read_journal(self._journals.get(run_id, ()), storage=self, run_id=run_id)
 
-
-_SAFE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-
-
-def _safe_name(value: str, what: str) -> str:
-    if not value or not _SAFE.match(value) or value in (".", ".."):
-        raise CheckpointError(
-            f"{what} {value!r} cannot be used as a file name; use letters, digits, '_', '-', '.'"
-        )
-    return value
-
-
-class FileCheckpointStorage:
-    """Checkpoints as JSON files under a directory (the embedded durable default).
-
-    Layout: ``<root>/<run_id>/cp-<superstep:08d>-<checkpoint_id>.json`` and
-    ``<root>/<run_id>/journal.jsonl``. Checkpoints are written to a temporary file
-    and renamed into place, so a crash never leaves a torn checkpoint; a journal line
-    cut short by a crash is ignored when read. ``fsync=True`` also survives power loss.
-
-    Example::
-
-        >>> import asyncio, tempfile
-        >>> store = FileCheckpointStorage(tempfile.mkdtemp())
-        >>> cp = Checkpoint(checkpoint_id="c1", run_id="r1", workflow="w", graph_hash="h",
-        ...                 superstep=3)
-        >>> asyncio.run(store.save(cp))
-        >>> [i.superstep for i in asyncio.run(store.list("r1"))]
-        [3]
-    """
-
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.fsync = fsync
-
-    def _run_dir(self, run_id: str) -> Path:
-        return self.root / _safe_name(run_id, "run id")
-
-    def _write_atomic(self, path: Path, text: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                if self.fsync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-
-    def _files(self, run_id: str) -> list[Path]:
-        d = self._run_dir(run_id)
-        if not d.is_dir():
-            return []
-        return sorted(d.glob("cp-*.json"))
-
-    async def save(self, checkpoint: Checkpoint) -> None:
-        name = f"cp-{checkpoint.superstep:08d}-{_safe_name(checkpoint.checkpoint_id, 'id')}.json"
-        path = self._run_dir(checkpoint.run_id) / name
-        self._write_atomic(path, checkpoint.to_json())
-
-    async def get(self, checkpoint_id: str) -> Checkpoint | None:
-        _safe_name(checkpoint_id, "checkpoint id")
-        for path in self.root.glob(f"*/cp-*-{checkpoint_id}.json"):
-            return Checkpoint.from_json(path.read_text(encoding="utf-8"))
-        return None
-
-    async def latest(self, run_id: str) -> Checkpoint | None:
-        files = self._files(run_id)
-        if not files:
-            return None
-        # Same superstep may be saved twice (replay); newest file wins.
-        last = max(files, key=lambda p: (p.name[3:11], p.stat().st_mtime_ns))
-        return Checkpoint.from_json(last.read_text(encoding="utf-8"))
-
-    async def list(
-        self, run_id: str | None = None, *, workflow: str | None = None
-    ) -> list[CheckpointInfo]:
-        if run_id is not None:
-            files = self._files(run_id)
+    # ------------------------------------------------------------------ leases
+    async def acquire_lease(
+        self, run_id: str, owner: str, ttl: float = DEFAULT_LEASE_TTL, take_over: bool = False
+    ) -> Lease:
+        ttl = validate_ttl(ttl)
+        held = self._leases.get(run_id)
+        if held is not None and held.owner == owner and self._fence.get(run_id) == held.token:
+            lease = renewed(held)
         else:
-            files = sorted(self.root.glob("*/cp-*.json"))
-        out = [Checkpoint.from_json(p.read_text(encoding="utf-8")).info() for p in files]
-        if workflow is not None:
-            out = [i for i in out if i.workflow == workflow]
-        return sorted(out, key=lambda i: (i.created_at, i.superstep))
+            if held is not None and not take_over and not is_stale(held.holder()):
+                raise locked_error(self, run_id, held.holder())
+            token = self._fence.get(run_id, 0) + 1
+            self._fence[run_id] = token
+            lease = new_lease(run_id, owner, token, ttl)
+        self._leases[run_id] = lease
+        return lease
 
-    async def delete(self, run_id: str) -> int:
-        d = self._run_dir(run_id)
-        files = self._files(run_id)
-        for p in files:
-            p.unlink(missing_ok=True)
-        (d / "journal.jsonl").unlink(missing_ok=True)
-        if d.is_dir():
-            for leftover in d.iterdir():
-                leftover.unlink(missing_ok=True)
-            d.rmdir()
-        return len(files)
+    async def renew_lease(self, lease: Lease) -> Lease:
+        self._check_fence(lease.run_id, lease)
+        fresh = renewed(lease)
+        self._leases[lease.run_id] = fresh
+        return fresh
 
-    async def keep_last(self, run_id: str, n: int) -> int:
-        _check_n(n)
-        files = self._files(run_id)
-        drop = files[: max(0, len(files) - n)]
-        for p in drop:
-            p.unlink(missing_ok=True)
-        return len(drop)
-
-    async def append(self, run_id: str, record: dict[str, Any]) -> None:
-        d = self._run_dir(run_id)
-        d.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
-        with open(d / "journal.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(line)
-            if self.fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-
-    async def journal(self, run_id: str) -> builtins.list[dict[str, Any]]:
-        path = self._run_dir(run_id) / "journal.jsonl"
-        if not path.exists():
-            return []
-        out = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash
-        return out
+    async def release_lease(self, lease: Lease) -> None:
+        held = self._leases.get(lease.run_id)
+        if held is not None and held.token == lease.token:
+            self._leases[lease.run_id] = None
 
 
 def graph_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> str:

@@ -480,7 +480,7 @@ async def test_previous_errors_survive_a_restart() -> None:
 
 
 async def test_checkpoint_size_follows_live_state_not_run_length() -> None:
-    store = InMemoryCheckpointStorage()
+    store = InMemoryCheckpointStorage(keep_last=None)  # every checkpoint: sizes compared
 
     @executor(id="tick")
     async def tick(n: int, ctx: WorkflowContext[int, int]) -> None:

@@ -32,11 +32,12 @@ from ._requests import RequestBridge, answer
 from ._server import LocalNatsServer, NatsServerError, find_nats_server
 from ._sink import EventsDropped, NatsEventSink, SinkStats
 from ._streams import StreamLimits, ensure_streams
-from ._subjects import decode_token, encode_token
+from ._subjects import MAX_TOKEN, decode_token, encode_token, resolve_token
 from ._threads import NatsKvChatMessageStore
 from ._watch import RemoteEvent, RemoteRun, RemoteWorkflow, RunInfo, runs, watch
 
 __all__ = [
+    "MAX_TOKEN",
     "EventsDropped",
     "LocalNatsServer",
     "NatsConnectionError",
@@ -58,6 +59,7 @@ __all__ = [
     "encode_token",
     "ensure_streams",
     "find_nats_server",
+    "resolve_token",
     "runs",
     "watch",
 ]

@@ -11,6 +11,48 @@ from agentic_nb.workflow.codec import decode, encode
 
 from . import _subjects as S
 
+MAX_BODY = 8 * 1024 * 1024
+MAX_DEPTH = 200
+
+
+def _depth_ok(data: bytes, limit: int) -> bool:
+    """True when JSON ``data`` nests at most ``limit`` deep (a cheap scan, no parsing)."""
+    depth = 0
+    in_str = False
+    escaped = False
+    for b in data:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif b == 0x5C:  # backslash
+                escaped = True
+            elif b == 0x22:
+                in_str = False
+        elif b == 0x22:
+            in_str = True
+        elif b in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return False
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def _parse_body(data: bytes | None) -> dict[str, Any]:
+    """The answer body as a dict, or ``RequestError`` saying what is wrong with it."""
+    raw = data or b"{}"
+    brackets = raw.count(b"[") + raw.count(b"{")
+    if brackets > MAX_DEPTH and not _depth_ok(raw, MAX_DEPTH):
+        raise RequestError(f"answer body nests deeper than {MAX_DEPTH} levels; send plain JSON")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise RequestError(f"answer body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict) or "value" not in body:
+        raise RequestError('an answer must be a JSON object {"value": ..., "who": ..., "why": ...}')
+    return body
+
 
 class RequestBridge:
     """Serve the requests of one run on ``agentic.workflow.<run>.request.<request_id>``.
@@ -62,21 +104,32 @@ class RequestBridge:
             await self.nc.flush()
         return self
 
+    def _request_id(self, token: str) -> str:
+        """The request id a subject token stands for (hashed long ids: by the pending list)."""
+        for req in self.run.pending_requests:
+            if S.encode_token(req.request_id) == token:
+                return str(req.request_id)
+        return S.decode_token(token)
+
     async def _on_message(self, msg: Any) -> None:
         token = msg.subject.rsplit(".", 1)[-1]
         try:
-            request_id = S.decode_token(token)
-            body = json.loads(msg.data or b"{}")
-            if not isinstance(body, dict) or "value" not in body:
-                raise RequestError('an answer must be a JSON object {"value": ...}')
+            request_id = self._request_id(token)
+            if len(msg.data or b"") > MAX_BODY:
+                raise RequestError(
+                    f"answer body of {len(msg.data)} bytes is over the bridge's limit of "
+                    f"{MAX_BODY} bytes"
+                )
+            body = _parse_body(msg.data)
             value = decode(body["value"])
             note = {"who": body.get("who"), "why": body.get("why"), "via": "nats"}
             if self.sink is not None:
                 self.sink.note_answer(request_id, **note)
             self.run.answer(request_id, value)
-        except (RequestError, ValueError, TypeError) as exc:
-            self.rejected.append((token, str(exc)))
-            await self._reply(msg, {"ok": False, "error": str(exc), "type": type(exc).__name__})
+        except Exception as exc:  # every refusal gets a reply; the bridge keeps serving
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            self.rejected.append((token, error))
+            await self._reply(msg, {"ok": False, "error": error, "type": type(exc).__name__})
             return
         self.answered.append(request_id)
         await self._reply(msg, {"ok": True, "request_id": request_id, "run_id": self.run.run_id})
@@ -153,8 +206,9 @@ async def answer(
             reply = await nc.request(subject, body, timeout=timeout)
         except (errors.NoRespondersError, errors.TimeoutError, TimeoutError):
             raise TimeoutError(
-                f"no process serves requests of run {run_id!r} on {subject!r}: is the run's "
-                f"RequestBridge (agentic_nb.nats.serve) running and connected to this NATS?"
+                f"no process serves requests of run {run_id!r} on {subject!r}: start "
+                f"agentic_nb.nats.RequestBridge(run, nc).start() in the process that runs it "
+                f"(connected to this NATS), or check the run id with agentic_nb.nats.runs()"
             ) from None
         result = json.loads(reply.data)
         if not result.get("ok"):

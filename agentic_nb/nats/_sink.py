@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from agentic_nb.workflow import (
     RequestAnswered,
+    RequestInfo,
     SuperstepCompleted,
     WorkflowCompleted,
     WorkflowEvent,
@@ -27,6 +28,7 @@ from . import _subjects as S
 from ._connect import NatsConnectionError, connect
 from ._streams import (
     EDGES_BUCKET,
+    EXECUTORS_BUCKET,
     OUTPUTS_BUCKET,
     RUNS_BUCKET,
     STATE_BUCKET,
@@ -60,7 +62,10 @@ class SinkStats:
     pending: int = 0  # events in the buffer or in flight now
     messages: int = 0  # NATS messages acknowledged (events + audit + metrics + KV)
     retries: int = 0  # batches re-sent after a timeout or a lost connection
+    truncated: int = 0  # events over the server's max_payload, published with a marker
+    rejected: int = 0  # NATS messages JetStream refused for good (reported, not retried)
     connected: bool = False
+    error: str | None = None  # why the sink could not start, if it could not
 
     @property
     def lost(self) -> int:
@@ -87,6 +92,22 @@ class NatsEventSink:
 
     Give it a connection (``NatsEventSink(nc)``) or a URL (``NatsEventSink(url=...)``,
     then it connects itself and closes that connection in :meth:`aclose`).
+
+    Lifecycle: ``await sink.start()`` before the run is the explicit way. A sink
+    handed to a run without it *starts itself* on the run's event loop (if that
+    fails — nothing answers at the URL — a ``RuntimeWarning`` says so and the
+    events stay in the run's local log). :meth:`aclose` always returns the
+    counters; events it could not publish are in ``stats.unsent`` and warned about.
+
+    Oversized events: an event whose message would exceed the server's
+    ``max_payload`` (read from the connection, 1 MiB by default) is published
+    *truncated*: its largest fields are replaced by a
+    ``"<truncated: N bytes over max_payload M> preview…"`` marker, the message
+    carries the header ``Agentic-Truncated: <original bytes>``, it is counted in
+    ``stats.truncated`` and a ``RuntimeWarning`` names the event and the limit.
+    KV records too large for one message get a ``{"__truncated__": ...}`` body.
+    The complete event stays in the run's local event log. The publisher never
+    blocks on such an event.
     ``on_unavailable="raise"`` (default) makes :meth:`start` fail with a clear
     error when nothing answers; ``"buffer"`` keeps the run going in-process and
     publishes once NATS comes up (up to ``max_buffer`` events).
@@ -167,6 +188,13 @@ class NatsEventSink:
         self._bypass = False
         self._retry_delay = 0.2
         self._js: Any = None
+        self._starting: asyncio.Task[None] | None = None
+        self._start_error: BaseException | None = None
+        self._max_payload = 1024 * 1024
+        self._late: list[M.Op] = []  # run records saying "done": sent after the rest
+        self._finishing: dict[str, Any] = {}  # terminal runs kept until their state is sent
+        self._ids_seen: set[str] = set()
+        self._ids_new: list[M.Op] = []
 
     # ------------------------------------------------------------------ hot path
     def emit(self, event: WorkflowEvent) -> None:
@@ -193,6 +221,12 @@ class NatsEventSink:
         """Connect (when given a URL), create streams and buckets, start publishing."""
         if self._task is not None:
             return self
+        starting = self._starting
+        if starting is not None and starting is not asyncio.current_task():
+            await asyncio.shield(starting)
+            if self._start_error is not None:
+                raise self._start_error
+            return self
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._wake = asyncio.Event()
@@ -216,11 +250,37 @@ class NatsEventSink:
     async def _prepare(self) -> None:
         js = self._nc.jetstream()
         await ensure_streams(js, self.stream_limits)
+        await ensure_bucket(js, S.IDS_BUCKET)
         if self.kv:
-            for b in (RUNS_BUCKET, STATE_BUCKET, OUTPUTS_BUCKET, EDGES_BUCKET):
+            for b in (RUNS_BUCKET, STATE_BUCKET, OUTPUTS_BUCKET, EDGES_BUCKET, EXECUTORS_BUCKET):
                 await ensure_bucket(js, b)
+        self._max_payload = int(getattr(self._nc, "max_payload", 0) or self._max_payload)
         self._js = js
         self._ready = True
+
+    def _autostart(self) -> None:
+        """Attached to a run but never started: start on the running loop (see class doc)."""
+        if self._task is not None or self._starting is not None or self._closing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the run's next wake() on its loop starts the sink
+        self._starting = loop.create_task(self._start_in_background())
+
+    async def _start_in_background(self) -> None:
+        try:
+            await self.start()
+        except Exception as exc:
+            self._start_error = exc
+            self._stats.error = f"{type(exc).__name__}: {exc}"
+            warnings.warn(
+                f"NatsEventSink was given to a run without `await sink.start()` and could "
+                f"not start itself: {type(exc).__name__}: {exc}. Nothing is published; the "
+                f"events stay in the run's local event log",
+                RuntimeWarning,
+                stacklevel=1,
+            )
 
     def attach(self, run: Any) -> Any:
         """Remember ``run`` so drop reports become events in it and its shared state is
@@ -233,10 +293,13 @@ class NatsEventSink:
         events itself, in its publishing task, so the run never waits for it."""
         self.attach(run)
         self._pulled[run.run_id] = [run, 0]
+        self._autostart()
         self.wake()
 
     def wake(self) -> None:
         """New events may be waiting in an attached run (called by the run)."""
+        if self._task is None:
+            self._autostart()
         wake = self._wake
         if wake is not None and not wake.is_set() and threading.get_ident() == self._loop_thread:
             wake.set()
@@ -258,6 +321,8 @@ class NatsEventSink:
                 entry[1] = n
             settled = self._dropped_by_run.get(run_id, 0) == self._reported_by_run.get(run_id, 0)
             if run.status in TERMINAL and settled:
+                # Keep the run alive until its final state is mirrored (_run_record_ops).
+                self._finishing[run_id] = run
                 del self._pulled[run_id]
                 self._sent_urgently.pop(run_id, None)
 
@@ -278,7 +343,10 @@ class NatsEventSink:
             pending=len(self._buf) + self._inflight + len(self._urgent) + self._undrained(),
             messages=s.messages,
             retries=s.retries,
+            truncated=s.truncated,
+            rejected=s.rejected,
             connected=bool(nc is not None and nc.is_connected),
+            error=s.error,
         )
 
     async def flush(self, timeout: float | None = 30.0) -> SinkStats:
@@ -306,6 +374,8 @@ class NatsEventSink:
 
         Events still unpublished then are counted in ``stats.unsent`` and reported.
         """
+        if self._starting is not None and not self._starting.done():
+            await asyncio.wait([self._starting], timeout=timeout)
         try:
             if self._task is not None:
                 await self.flush(timeout)
@@ -325,17 +395,23 @@ class NatsEventSink:
                     self._task.result()
             except Exception as exc:  # pragma: no cover - reported, not swallowed
                 warnings.warn(f"NATS sink publisher failed: {exc!r}", RuntimeWarning, stacklevel=2)
-        left = len(self._buf) + self._inflight + len(self._urgent)
+        left = len(self._buf) + self._inflight + len(self._urgent) + self._undrained()
         if left:
             self._stats.unsent += left
+            if self._task is None:
+                cause = self._stats.error or "the sink was never started"
+                why = f"the sink never ran ({cause})"
+            else:
+                why = "NATS unreachable"
             warnings.warn(
-                f"NATS sink closed with {left} events unpublished (NATS unreachable); "
+                f"NATS sink closed with {left} events unpublished ({why}); "
                 f"they remain in each run's local event log",
                 RuntimeWarning,
                 stacklevel=2,
             )
             self._buf.clear()
             self._urgent.clear()
+            self._pulled.clear()
             self._inflight = 0
         if self._own_connection and self._nc is not None and not self._nc.is_closed:
             try:
@@ -378,7 +454,14 @@ class NatsEventSink:
             ops: list[M.Op] = []
             for ev in events:
                 ops.extend(self._ops_for(ev))
+            if self.kv:
+                for run_id, ctx in self._ctx.items():
+                    if ctx.dirty:
+                        ops.extend(M.executor_kv_flush(run_id, ctx))
             await self._send(ops)
+            if self._late:  # "run done" records only once everything before is stored
+                late, self._late = self._late, []
+                await self._send(late)
             self._stats.published += len(events)
             self._inflight = 0
             self._maybe_report()
@@ -408,8 +491,11 @@ class NatsEventSink:
             for op in todo:
                 try:
                     fut = await js.publish_async(op[0], op[1], headers=op[2])
-                except Exception:
-                    failed.append(op)
+                except Exception as exc:
+                    if _retryable(exc):
+                        failed.append(op)
+                    else:
+                        self._reject(op, exc)
                     continue
                 futures.append((op, fut))
             if futures:
@@ -419,11 +505,10 @@ class NatsEventSink:
                         fut.cancel()
                         failed.append(op)
                     elif fut.cancelled() or fut.exception() is not None:
-                        exc = None if fut.cancelled() else fut.exception()
-                        if exc is not None and not _retryable(exc):
-                            raise RuntimeError(
-                                f"JetStream refused a message on {op[0]!r}: {exc!r}"
-                            ) from exc
+                        err = None if fut.cancelled() else fut.exception()
+                        if err is not None and not _retryable(err):
+                            self._reject(op, err)
+                            continue
                         failed.append(op)
                     else:
                         self._stats.messages += 1
@@ -434,16 +519,36 @@ class NatsEventSink:
                 delay = min(2.0, delay * 2)
             todo = failed
 
+    def _reject(self, op: M.Op, exc: BaseException) -> None:
+        """A message JetStream will never take: count and say why, never retry forever."""
+        self._stats.rejected += 1
+        warnings.warn(
+            f"NATS refused the message on {op[0][:200]!r} ({len(op[1])} bytes): "
+            f"{type(exc).__name__}: {exc}; it is not retried (the event stays in the run's "
+            f"local event log)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
     # ------------------------------------------------------------------ mapping
     def _ops_for(self, ev: WorkflowEvent) -> list[M.Op]:
         run = ev.run_id
         ctx = self._ctx.get(run)
         if ctx is None:
             ctx = self._ctx[run] = M.RunContext()
-        if type(ev) is WorkflowStarted:
+        if type(ev) is WorkflowStarted and ev.executor_id is None:  # not a sub-workflow's
             ctx.learn(ev.graph)
         headers = M.event_headers(ev)  # first: computes MessageSent.sha256 into the payload
-        ops: list[M.Op] = [(M.event_subject(ev), M.encode_event(ev), headers)]
+        if type(ev) is RequestInfo:
+            ref = self._response_type_ref(run, ev.request_id)
+            if ref:
+                headers[M.RESPONSE_TYPE_HEADER] = ref
+        subject = M.event_subject(ev, ctx.own, ctx.agents)
+        ops: list[M.Op] = [(subject, M.encode_event(ev), headers)]
+        ids = [run, ev.executor_id, getattr(ev, "edge", None), getattr(ev, "request_id", None)]
+        for v in ids:
+            if v and v not in self._ids_seen:
+                self._note_ids(v)
         if self.audit:
             note = None
             if type(ev) is RequestAnswered:
@@ -453,8 +558,63 @@ class NatsEventSink:
             ops.extend(M.metric_ops(ev))
         if self.kv:
             ops.extend(M.kv_ops(ev))
+            M.executor_kv_note(ev, ctx)
             ops.extend(self._run_record_ops(ev))
+        limit = self._max_payload
+        for i, op in enumerate(ops):
+            if M.op_size(op) > limit:
+                ops[i] = self._shrink(ev, op, first=i == 0)
+        if self._ids_new:
+            ops[:0] = self._ids_new
+            self._ids_new = []
         return ops
+
+    def _response_type_ref(self, run_id: str, request_id: str) -> str | None:
+        """``module:qualname`` of a pending request's response type (for remote forms)."""
+        run = self._runs.get(run_id) or self._finishing.get(run_id)
+        if run is None:
+            return None
+        for req in getattr(run, "pending_requests", ()):
+            if req.request_id == request_id:
+                return M.type_ref(req.response_type)
+        return None
+
+    def _note_ids(self, *values: str) -> None:
+        """Hashed tokens get a lookup entry in ``agentic_ids`` (see ``_subjects``)."""
+        if len(self._ids_seen) > 100_000:
+            self._ids_seen.clear()
+        for v in values:
+            self._ids_seen.add(v)
+            for token, value in S.long_tokens(v).items():
+                data = value.encode("utf-8", "surrogatepass")
+                self._ids_new.append((f"$KV.{S.IDS_BUCKET}.{token}", data, None))
+
+    def _shrink(self, ev: WorkflowEvent, op: M.Op, *, first: bool) -> M.Op:
+        limit = self._max_payload
+        size = M.op_size(op)
+        if first:
+            self._stats.truncated += 1
+            data, fields = M.encode_event_truncated(ev, limit, size)
+            headers = dict(op[2] or {})
+            headers["Agentic-Truncated"] = str(len(op[1]))
+            warnings.warn(
+                f"event {ev.type} #{ev.seq} (executor {ev.executor_id!r}) of run "
+                f"{ev.run_id[:200]!r} encodes to {size} bytes, more than this NATS server's "
+                f"max_payload of {limit} bytes: published truncated (fields {fields} replaced "
+                f"by a marker); the full event stays in the run's local event log",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return (op[0], data, headers)
+        body = {
+            "__truncated__": {
+                "bytes": len(op[1]),
+                "max_payload": limit,
+                "event_seq": ev.seq,
+                "event_type": ev.type,
+            }
+        }
+        return (op[0], json.dumps(body).encode(), op[2])
 
     def _run_record_ops(self, ev: WorkflowEvent) -> list[M.Op]:
         run = ev.run_id
@@ -465,7 +625,8 @@ class NatsEventSink:
         tracker.apply(ev)
         ops: list[M.Op] = []
         t = type(ev)
-        if t is SuperstepCompleted:
+        terminal = tracker.status in TERMINAL
+        if t is SuperstepCompleted or terminal:
             ops.extend(self._state_ops(run))
         important = (
             (tracker.status, len(tracker.requests)) != before
@@ -480,16 +641,23 @@ class NatsEventSink:
         now = time.monotonic()
         if important or now - last > 1.0:
             self._record_at[run] = now
-            ops.append(M.kv_put(RUNS_BUCKET, S.encode_token(run), tracker.record()))
-        if tracker.status in TERMINAL:
-            self._ctx.pop(run, None)
+            record = M.kv_put(RUNS_BUCKET, S.encode_token(run), tracker.record())
+            if terminal:
+                self._late.append(record)
+            else:
+                ops.append(record)
+        if terminal:
+            self._finishing.pop(run, None)
+            ctx = self._ctx.pop(run, None)
+            if ctx is not None:
+                ops.extend(M.executor_kv_flush(run, ctx))
             self._trackers.pop(run, None)
             self._record_at.pop(run, None)
             self._state_seen.pop(run, None)
         return ops
 
     def _state_ops(self, run_id: str) -> list[M.Op]:
-        run = self._runs.get(run_id)
+        run = self._runs.get(run_id) or self._finishing.get(run_id)
         if run is None:
             return []
         seen = self._state_seen.setdefault(run_id, {})
@@ -503,6 +671,8 @@ class NatsEventSink:
             if seen.get(key) == raw:
                 continue
             seen[key] = raw
+            if key not in self._ids_seen:
+                self._note_ids(key)
             skey = S.kv_key("workflow", run_id, "state", key, ids=(1, 3))
             ops.append(
                 (f"$KV.{STATE_BUCKET}.{skey}", raw.encode(), None),

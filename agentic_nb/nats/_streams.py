@@ -21,8 +21,10 @@ on purpose: request/reply on it must reach the run's bridge, not a stream.
 
 KV buckets (current state): ``agentic_runs`` (one record per run, for
 :func:`runs`), ``agentic_state`` (shared state), ``agentic_outputs`` (executor
-outputs), ``agentic_edges`` (edge data with hash and timestamp),
-``agentic_threads`` (agent threads), ``agentic_checkpoints`` (checkpoints).
+outputs), ``agentic_executors`` (executor state, attempts, errors),
+``agentic_edges`` (edge data with hash and timestamp), ``agentic_ids`` (long ids
+behind hashed tokens), ``agentic_threads`` (agent threads), ``agentic_checkpoints``
+(checkpoints). ``docs/nats.md`` gives every key and payload.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ METRICS_SUBJECTS = ["agentic.metrics.>"]
 RUNS_BUCKET = "agentic_runs"
 STATE_BUCKET = "agentic_state"
 OUTPUTS_BUCKET = "agentic_outputs"
+EXECUTORS_BUCKET = "agentic_executors"
 EDGES_BUCKET = "agentic_edges"
 THREADS_BUCKET = "agentic_threads"
 CHECKPOINTS_BUCKET = "agentic_checkpoints"
@@ -86,6 +89,7 @@ BUCKET_HISTORY = {
     RUNS_BUCKET: 1,
     STATE_BUCKET: 5,
     OUTPUTS_BUCKET: 5,
+    EXECUTORS_BUCKET: 1,
     EDGES_BUCKET: 5,
     THREADS_BUCKET: 5,
     CHECKPOINTS_BUCKET: 1,

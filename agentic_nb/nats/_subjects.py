@@ -9,9 +9,18 @@ in a subject or a KV key:
 * anything else is escaped byte by byte as ``=XX`` (upper-case hex of the UTF-8
   byte), and ``=`` itself is always escaped, so the mapping is injective and
   reversible (:func:`decode_token`);
-* the empty string becomes ``=`` (which no other id can produce).
+* the empty string becomes ``=`` (which no other id can produce);
+* an encoding longer than :data:`MAX_TOKEN` (128) characters is cut to its first
+  ``MAX_TOKEN - 34`` characters (never inside an escape) followed by ``==`` and
+  the first 32 hex digits of the id's SHA-256 (``==`` never occurs otherwise, so
+  short and long tokens cannot collide). Such a token is decoded through a
+  lookup: :func:`decode_token` knows the tokens this process encoded, and the
+  NATS event sink stores each one in the ``agentic_ids`` KV bucket
+  (:func:`resolve_token` reads it back from any process).
 
-``=`` is legal both in subjects and in KV keys, so the same token works in both.
+So a subject carrying three ids stays far below the server's 4 KiB control line,
+whatever the ids. ``=`` is legal both in subjects and in KV keys, so the same
+token works in both.
 
 Example::
 
@@ -25,13 +34,27 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
+from typing import Any
 
 _SAFE = re.compile(r"[A-Za-z0-9_-]+")
 _SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _FIXED = re.compile(r"[a-z0-9_]+")
 
 PREFIX = "agentic"
+
+MAX_TOKEN = 128
+"""Longest token :func:`encode_token` returns (longer encodings get a hash suffix)."""
+_HASH_MARK = "=="
+_HASH_LEN = 32
+_KEEP = MAX_TOKEN - len(_HASH_MARK) - _HASH_LEN
+_LONG_CACHE_SIZE = 10_000
+_long_tokens: OrderedDict[str, str] = OrderedDict()  # hashed token -> original id
+IDS_BUCKET = "agentic_ids"
+_CACHE_SIZE = 4096
+_cache: dict[str, str] = {}  # id -> token, for the ids of the runs being published
 
 
 def encode_token(value: str) -> str:
@@ -46,17 +69,103 @@ def encode_token(value: str) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"subject tokens must be str, got {type(value).__name__}: {value!r}")
+    cached = _cache.get(value)
+    if cached is not None:
+        return cached
+    token = _encode(value)
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    _cache[value] = token
+    return token
+
+
+def _encode(value: str) -> str:
     if value == "":
         return "="
-    if _SAFE.fullmatch(value):
+    if len(value) <= MAX_TOKEN and _SAFE.fullmatch(value):
         return value
     out: list[str] = []
+    size = 0
     for ch in value:
         if ch in _SAFE_CHARS:
             out.append(ch)
+            size += 1
         else:
-            out.extend(f"={b:02X}" for b in ch.encode("utf-8"))
+            for b in ch.encode("utf-8", "surrogatepass"):
+                out.append(f"={b:02X}")
+                size += 3
+        if size > MAX_TOKEN:
+            return _long_token(value, out)
     return "".join(out)
+
+
+def _long_token(value: str, parts: list[str]) -> str:
+    kept: list[str] = []
+    size = 0
+    for part in parts:
+        if size + len(part) > _KEEP:
+            break
+        kept.append(part)
+        size += len(part)
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
+    token = "".join(kept) + _HASH_MARK + digest
+    _long_tokens[token] = value
+    _long_tokens.move_to_end(token)
+    if len(_long_tokens) > _LONG_CACHE_SIZE:
+        _long_tokens.popitem(last=False)
+    return token
+
+
+def is_hashed(token: str) -> bool:
+    """True for a token made by the long-id rule (decodable only through a lookup).
+
+    Example::
+
+        >>> is_hashed(encode_token("x" * 500)), is_hashed(encode_token("x"))
+        (True, False)
+    """
+    return _HASH_MARK in token
+
+
+def long_tokens(*values: str) -> dict[str, str]:
+    """``{token: id}`` for those of ``values`` whose token is hashed (what a lookup needs).
+
+    Example::
+
+        >>> list(long_tokens("short", "y" * 300).values()) == ["y" * 300]
+        True
+    """
+    out: dict[str, str] = {}
+    for v in values:
+        if isinstance(v, str):
+            tok = encode_token(v)
+            if _HASH_MARK in tok:
+                out[tok] = v
+    return out
+
+
+async def resolve_token(token: str, *, connection: Any) -> str:
+    """Decode any token, reading hashed ones from the ``agentic_ids`` bucket.
+
+    Raises ``KeyError`` naming the token when no process recorded it.
+    """
+    if not is_hashed(token):
+        return decode_token(token)
+    known = _long_tokens.get(token)
+    if known is not None:
+        return known
+    from ._streams import ensure_bucket, kv_get
+
+    kv = await ensure_bucket(connection.jetstream(), IDS_BUCKET)
+    entry = await kv_get(kv, token)
+    if entry is None:
+        raise KeyError(
+            f"hashed token {token!r} is not in the {IDS_BUCKET!r} bucket: the id was "
+            f"never published by a NatsEventSink on this NATS"
+        )
+    value: str = entry.value.decode("utf-8", "surrogatepass")
+    _long_tokens[token] = value
+    return value
 
 
 def decode_token(token: str) -> str:
@@ -69,6 +178,14 @@ def decode_token(token: str) -> str:
     """
     if token == "=":
         return ""
+    if _HASH_MARK in token:
+        known = _long_tokens.get(token)
+        if known is None:
+            raise ValueError(
+                f"token {token!r} stands for a long id hashed in another process; "
+                f"read it with await agentic_nb.nats.resolve_token(token, connection=nc)"
+            )
+        return known
     raw = bytearray()
     i = 0
     while i < len(token):
@@ -84,7 +201,7 @@ def decode_token(token: str) -> str:
             i += 1
         else:
             raise ValueError(f"character {ch!r} cannot appear in an encoded token {token!r}")
-    return raw.decode("utf-8")
+    return raw.decode("utf-8", "surrogatepass")
 
 
 def _fixed(part: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from agentic_nb.workflow import (
     ExecutorKind,
     MessageSent,
     PendingRequestInfo,
+    RequestInfo,
     RunStateError,
     WorkflowEvent,
     WorkflowResult,
@@ -176,6 +178,38 @@ def decode_event(data: bytes, headers: dict[str, str] | None) -> WorkflowEvent:
     return ev
 
 
+_BUILTIN_TYPES: dict[str, Any] = {
+    t.__name__: t for t in (bool, int, float, str, bytes, dict, list, tuple, set)
+}
+
+
+def resolve_response_type(name: str, ref: str | None = None) -> Any:
+    """The class a remote request asks for, so its card shows the same form as locally.
+
+    ``ref`` (``module:qualname``, sent by the sink in the ``Agentic-Response-Type``
+    header) is looked up among the modules *already imported* here — a message never
+    makes this process import anything. Builtins are found by ``name``; anything
+    else stays the name (a JSON answer box).
+
+    Example::
+
+        >>> resolve_response_type("bool"), resolve_response_type("Order")
+        (<class 'bool'>, 'Order')
+    """
+    if ref:
+        module, _, qualname = ref.partition(":")
+        obj: Any = sys.modules.get(module)
+        for part in qualname.split(".") if obj is not None else ():
+            obj = getattr(obj, part, None)
+        if isinstance(obj, type):
+            return obj
+    if name in _BUILTIN_TYPES:
+        return _BUILTIN_TYPES[name]
+    if name == "Any":
+        return Any
+    return name
+
+
 class RemoteRun:
     """A read-mostly mirror of a :class:`agentic_nb.workflow.Run` living elsewhere.
 
@@ -203,6 +237,7 @@ class RemoteRun:
         self.loaded = True
         self.replayed = 0
         self.last_event_at: float | None = None
+        self._type_refs: dict[str, str] = {}  # request id -> module:qualname of its answer
 
     # ------------------------------------------------------------ Run-like view
     @property
@@ -228,7 +263,9 @@ class RemoteRun:
                 request_id=r.request_id,
                 executor_id=r.executor_id or "",
                 request=r.request,
-                response_type=r.response_type,
+                response_type=resolve_response_type(
+                    r.response_type, self._type_refs.get(r.request_id)
+                ),
                 superstep=r.superstep,
             )
             for r in self._tracker.requests.values()
@@ -377,7 +414,7 @@ class RemoteRun:
         self.last_event_at = ev.ts
         self._tracker.apply(ev)
         graph = getattr(ev, "graph", None)
-        if ev.type == "WorkflowStarted" and graph:
+        if ev.type == "WorkflowStarted" and graph and ev.executor_id is None:  # not a child
             self.workflow = RemoteWorkflow(graph, graph_hash=getattr(ev, "graph_hash", ""))
         for listener in list(self._listeners):
             try:
@@ -392,6 +429,9 @@ class RemoteRun:
         except Exception as exc:
             self.diagnostics.append(f"undecodable message on {msg.subject}: {exc}")
             return
+        ref = msg.headers.get("Agentic-Response-Type") if msg.headers else None
+        if ref and isinstance(ev, RequestInfo):
+            self._type_refs[ev.request_id] = ref
         self._add(ev)
         try:
             if msg.metadata.num_pending == 0:

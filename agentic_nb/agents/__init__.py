@@ -36,11 +36,20 @@ from ._base import Agent, BaseAgent
 from ._chat_agent import ChatAgent, tool_result_text
 from ._executor import AgentExecutor, AgentExecutorResponse
 from ._memory import (
+    DEFAULT_HALF_LIFE,
+    DEFAULT_IMPORTANCE,
     InMemoryMemoryProvider,
     Memory,
+    MemoryCategory,
     MemoryContext,
     MemoryProvider,
     NoOpMemoryProvider,
+    add_memories_to,
+    as_category,
+    extract_memories,
+    memory_score,
+    merge_memories,
+    rank_memories,
 )
 from ._reducers import (
     ChatReducer,
@@ -66,6 +75,8 @@ from ._workflow_agent import WorkflowAgent, WorkflowAsAgent, output_text, workfl
 
 __all__ = [
     "COMPLETED",
+    "DEFAULT_HALF_LIFE",
+    "DEFAULT_IMPORTANCE",
     "MAX_TOOL_ROUNDS",
     "WAITING",
     "Agent",
@@ -86,6 +97,7 @@ __all__ = [
     "InMemoryChatMessageStore",
     "InMemoryMemoryProvider",
     "Memory",
+    "MemoryCategory",
     "MemoryContext",
     "MemoryProvider",
     "MessageCountingReducer",
@@ -102,9 +114,15 @@ __all__ = [
     "Usage",
     "WorkflowAgent",
     "WorkflowAsAgent",
+    "add_memories_to",
+    "as_category",
+    "extract_memories",
     "group_units",
+    "memory_score",
+    "merge_memories",
     "output_text",
     "parse_docstring",
+    "rank_memories",
     "tool",
     "tool_result_text",
     "workflow_as_agent",

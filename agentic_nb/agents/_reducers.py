@@ -112,9 +112,20 @@ class MessageCountingReducer:
         return _restore_order(messages, system + kept)
 
 
+Importance = Callable[[ChatMessage], Any]
+
+
 class SlidingWindowReducer:
-    """Keeps the system messages and the last ``max_turns`` turns (a turn starts at a
-    user message and holds everything up to the next one).
+    """Keeps the system messages, the last ``max_turns`` turns (a turn starts at a
+    user message and holds everything up to the next one) and, from before that
+    window, the *important* messages: "recent + important".
+
+    ``important(message)`` says what matters: a ``bool``, or a score where
+    ``>= 0.5`` counts (e.g. a keyword test, or a lookup of message ids a memory
+    provider flagged); ``keep_first_user=True`` also keeps the first user message
+    (usually the task). At most ``max_important`` older messages are kept (the most
+    recent of them; default: no limit). An important tool call keeps its results
+    (and a result its call). Without either option it is a plain sliding window.
 
     Example::
 
@@ -123,21 +134,65 @@ class SlidingWindowReducer:
         ...         ChatMessage.user("b"), ChatMessage.assistant("2")]
         >>> [m.text for m in asyncio.run(SlidingWindowReducer(1).reduce(msgs))]
         ['b', '2']
+        >>> msgs = [ChatMessage.user("My budget is 500 EUR"), ChatMessage.assistant("ok"),
+        ...         ChatMessage.user("colour?"), ChatMessage.assistant("red"),
+        ...         ChatMessage.user("which bike?")]
+        >>> keep = SlidingWindowReducer(1, important=lambda m: "budget" in m.text)
+        >>> [m.text for m in asyncio.run(keep.reduce(msgs))]
+        ['My budget is 500 EUR', 'which bike?']
     """
 
-    def __init__(self, max_turns: int) -> None:
+    def __init__(
+        self,
+        max_turns: int,
+        *,
+        important: Importance | None = None,
+        keep_first_user: bool = False,
+        max_important: int | None = None,
+    ) -> None:
         if max_turns < 1:
             raise ValueError(f"SlidingWindowReducer: max_turns must be >= 1, got {max_turns}")
+        if important is not None and not callable(important):
+            raise TypeError(
+                f"SlidingWindowReducer: important must be a callable(message) -> bool or "
+                f"score, got {important!r}"
+            )
+        if max_important is not None and max_important < 0:
+            raise ValueError(
+                f"SlidingWindowReducer: max_important must be >= 0 or None, got {max_important}"
+            )
         self.max_turns = max_turns
+        self.important = important
+        self.keep_first_user = keep_first_user
+        self.max_important = max_important
+
+    def _is_important(self, m: ChatMessage) -> bool:
+        if self.important is None:
+            return False
+        score = self.important(m)
+        if isinstance(score, bool) or score is None:
+            return bool(score)
+        return float(score) >= 0.5
 
     async def reduce(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
         system, rest = split_system(messages)
         starts = [i for i, m in enumerate(rest) if m.role == "user"]
         if len(starts) <= self.max_turns:
             return list(messages)
-        window = rest[starts[-self.max_turns] :]
+        cut = starts[-self.max_turns]
+        window = rest[cut:]
         kept = [m for unit in group_units(window) for m in unit]
-        return _restore_order(messages, system + kept)
+        older = group_units(rest[:cut])
+        first_user = next((m for m in rest if m.role == "user"), None)
+        chosen: list[list[ChatMessage]] = []
+        for unit in reversed(older):
+            if self.max_important is not None and sum(map(len, chosen)) >= self.max_important:
+                break
+            pinned = self.keep_first_user and any(m is first_user for m in unit)
+            if pinned or any(self._is_important(m) for m in unit):
+                chosen.append(unit)
+        extra = [m for unit in chosen for m in unit]
+        return _restore_order(messages, system + extra + kept)
 
 
 Counter = Callable[[str], int]

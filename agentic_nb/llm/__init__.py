@@ -39,6 +39,13 @@ from ._messages import (
     as_messages,
 )
 from ._openai import OpenAIChatClient
+from ._recording import (
+    RecordingChatClient,
+    ReplayChatClient,
+    UnrecordedRequestError,
+    describe_request,
+    request_fingerprint,
+)
 from ._scripted import ScriptedChatClient, estimate_tokens
 from ._types import (
     ChatResponse,
@@ -69,6 +76,8 @@ __all__ = [
     "LocalChatClient",
     "OpenAIChatClient",
     "RateLimitError",
+    "RecordingChatClient",
+    "ReplayChatClient",
     "ResponseFormat",
     "ResponseFormatError",
     "Role",
@@ -81,9 +90,12 @@ __all__ = [
     "ToolCallDelta",
     "ToolResultContent",
     "ToolSpec",
+    "UnrecordedRequestError",
     "Usage",
     "as_messages",
     "assemble_response",
+    "describe_request",
     "estimate_tokens",
+    "request_fingerprint",
     "smollm2_path",
 ]

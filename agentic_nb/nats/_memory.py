@@ -8,13 +8,18 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agentic_nb._optional import require
-from agentic_nb.agents._memory import (
-    Extractor,
+from agentic_nb.agents import (
+    DEFAULT_HALF_LIFE,
+    DEFAULT_IMPORTANCE,
     InMemoryMemoryProvider,
     Memory,
+    MemoryCategory,
     MemoryContext,
     add_memories_to,
-    extract_facts,
+    as_category,
+    extract_memories,
+    merge_memories,
+    rank_memories,
 )
 from agentic_nb.workflow.codec import decode, encode
 
@@ -38,10 +43,12 @@ class NatsKvMemoryProvider:
     It behaves like :class:`~agentic_nb.agents.InMemoryMemoryProvider`: memories are
     kept per (agent id, user id), the user id being ``thread.metadata["user_id"]``
     (``"default"`` when absent); they come from :meth:`remember` and, after each
-    invocation, from ``extractor(messages, response)`` (a function, or an agent that
-    answers one fact per line); duplicates are ignored and only the newest
-    ``max_memories`` are kept; before each invocation the user's memories are added
-    to the instructions.
+    invocation, from ``extractor(messages, response)`` (a function returning texts or
+    :class:`~agentic_nb.agents.Memory` objects, or an agent that answers one fact per
+    line); a known text only has its importance raised; past ``max_memories`` the
+    least important (then oldest) are forgotten; before each invocation the memories
+    ranked best by importance and recency within ``budget_tokens`` (:meth:`recall`)
+    are added to the instructions.
 
     Each (agent, user) pair is one key, ``memory.<agent>.<user>`` (both tokens
     encoded, so ids may hold ``.``, ``*``, ``>`` or spaces), holding the
@@ -74,8 +81,10 @@ class NatsKvMemoryProvider:
         connection: Any,
         *,
         bucket: str = MEMORIES_BUCKET,
-        extractor: Extractor | Any = None,
+        extractor: Any = None,
         max_memories: int = 50,
+        budget_tokens: int | None = 1000,
+        half_life: float = DEFAULT_HALF_LIFE,
     ) -> None:
         if max_memories < 0:
             raise ValueError(f"NatsKvMemoryProvider: max_memories must be >= 0, got {max_memories}")
@@ -83,6 +92,8 @@ class NatsKvMemoryProvider:
         self.bucket = bucket
         self.extractor = extractor
         self.max_memories = max_memories
+        self.budget_tokens = budget_tokens
+        self.half_life = half_life
         self._kv: Any = None
 
     user_of = staticmethod(InMemoryMemoryProvider.user_of)
@@ -116,19 +127,45 @@ class NatsKvMemoryProvider:
         return self._decode(key, await self._entry(key))
 
     async def remember(
-        self, agent_id: str, user_id: str, text: str, category: str = "fact"
+        self,
+        agent_id: str,
+        user_id: str,
+        text: str,
+        category: MemoryCategory | str = MemoryCategory.FACT,
+        importance: float = DEFAULT_IMPORTANCE,
     ) -> None:
-        """Store a memory explicitly (duplicates are ignored)."""
-        await self._add(agent_id, user_id, [(text, category)])
+        """Store a memory explicitly (a known text only has its importance raised)."""
+        await self._add(
+            agent_id, user_id, [Memory(text, as_category(category), importance=importance)]
+        )
+
+    async def recall(
+        self,
+        agent_id: str,
+        user_id: str,
+        *,
+        budget_tokens: int | None = None,
+        categories: Iterable[MemoryCategory | str] | None = None,
+        limit: int | None = None,
+    ) -> list[Memory]:
+        """The memories worth a place in the prompt, best first by importance and
+        recency, within ``budget_tokens`` (default: the provider's)."""
+        return rank_memories(
+            await self.memories(agent_id, user_id),
+            budget_tokens=self.budget_tokens if budget_tokens is None else budget_tokens,
+            categories=categories,
+            limit=limit,
+            half_life=self.half_life,
+        )
 
     async def clear(self, agent_id: str, user_id: str) -> None:
         """Forget everything remembered about ``user_id`` for ``agent_id``."""
         kv = await self._store()
         await kv.purge(self._key(agent_id, user_id))
 
-    async def _add(self, agent_id: str, user_id: str, facts: Iterable[tuple[str, str]]) -> None:
-        facts = list(facts)
-        if not facts:
+    async def _add(self, agent_id: str, user_id: str, new: Iterable[Memory]) -> None:
+        new = list(new)
+        if not new:
             return
         errors = require("nats.js.errors", "nats")
         kv = await self._store()
@@ -137,11 +174,7 @@ class NatsKvMemoryProvider:
             entry = await self._entry(key)
             items = self._decode(key, entry)
             before = list(items)
-            for text, category in facts:  # same rules as InMemoryMemoryProvider.remember
-                if any(m.text == text for m in items):
-                    continue
-                items.append(Memory(text, category))
-                del items[: max(0, len(items) - self.max_memories)]
+            items = merge_memories(items, new, self.max_memories)  # as InMemoryMemoryProvider
             if items == before:
                 return  # nothing new: no write
             body = json.dumps(encode(items), separators=(",", ":")).encode()
@@ -165,7 +198,7 @@ class NatsKvMemoryProvider:
         messages: Sequence[ChatMessage],
         context: MemoryContext,
     ) -> None:
-        add_memories_to(context, await self.memories(agent_id, self.user_of(thread)))
+        add_memories_to(context, await self.recall(agent_id, self.user_of(thread)))
 
     async def after_invoke(
         self,
@@ -176,5 +209,5 @@ class NatsKvMemoryProvider:
     ) -> None:
         if self.extractor is None:
             return
-        facts = await extract_facts(self.extractor, messages, response)
-        await self._add(agent_id, self.user_of(thread), [(f, "fact") for f in facts])
+        found = await extract_memories(self.extractor, messages, response)
+        await self._add(agent_id, self.user_of(thread), found)

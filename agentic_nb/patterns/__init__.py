@@ -11,9 +11,36 @@ Example::
 """
 
 from ._concurrent import ConcurrentBuilder, ParticipantResult
-from ._group_chat import GroupChatBuilder, GroupChatState, round_robin
-from ._handoff import Handoff, HandoffBuilder, handoff_tool_name
-from ._magentic import MagenticBuilder, MagenticPlan, MagenticStep
+from ._group_chat import GroupChatBuilder
+from ._handoff import Handoff, HandoffBuilder, HandoffUserInput, UserReply, handoff_tool_name
+from ._magentic import (
+    MagenticBuilder,
+    MagenticPlan,
+    MagenticPlanReview,
+    MagenticStall,
+    MagenticStep,
+    PlanReviewResponse,
+    plan_steps,
+)
+from ._selection import (
+    GroupChatState,
+    LLMSelector,
+    Termination,
+    all_of,
+    all_termination,
+    any_of,
+    any_termination,
+    keyword,
+    llm_selector,
+    max_messages,
+    max_rounds,
+    no_repeat,
+    no_repeat_selector,
+    round_robin,
+    round_robin_selector,
+    smart,
+    smart_selector,
+)
 from ._sequential import SequentialBuilder
 
 __all__ = [
@@ -22,11 +49,32 @@ __all__ = [
     "GroupChatState",
     "Handoff",
     "HandoffBuilder",
+    "HandoffUserInput",
+    "LLMSelector",
     "MagenticBuilder",
     "MagenticPlan",
+    "MagenticPlanReview",
+    "MagenticStall",
     "MagenticStep",
     "ParticipantResult",
+    "PlanReviewResponse",
     "SequentialBuilder",
+    "Termination",
+    "UserReply",
+    "all_of",
+    "all_termination",
+    "any_of",
+    "any_termination",
     "handoff_tool_name",
+    "keyword",
+    "llm_selector",
+    "max_messages",
+    "max_rounds",
+    "no_repeat",
+    "no_repeat_selector",
+    "plan_steps",
     "round_robin",
+    "round_robin_selector",
+    "smart",
+    "smart_selector",
 ]

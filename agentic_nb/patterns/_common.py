@@ -34,7 +34,10 @@ class Turn:
 
     ``start`` is where the run's input ends (what came later was added by the
     participants); ``round`` counts participant turns (handoffs in a handoff mesh); ``usage``
-    sums tokens; ``trail`` records the path taken (e.g. ``"a->b"`` handoffs).
+    sums tokens; ``trail`` records the path taken (e.g. ``"a->b"`` handoffs, or the
+    magentic plan); ``stalls``, ``replans`` and ``last_step`` are the magentic
+    manager's progress bookkeeping (rounds without progress, re-plans made, the last
+    assignment).
 
     Example::
 
@@ -48,6 +51,9 @@ class Turn:
     round: int = 0
     usage: Usage = field(default_factory=Usage)
     trail: list[str] = field(default_factory=list)
+    stalls: int = 0
+    replans: int = 0
+    last_step: str = ""
 
     @property
     def added(self) -> list[ChatMessage]:

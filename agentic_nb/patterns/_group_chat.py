@@ -16,11 +16,11 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from agentic_nb.agents import AgentResponse
-from agentic_nb.llm import ChatMessage
+from agentic_nb.llm import ChatMessage, StructuredOutputError
 from agentic_nb.workflow import (
     Executor,
     ExecutorKind,
@@ -41,35 +41,15 @@ from ._common import (
     view_for,
     visible,
 )
-
-
-@dataclass(frozen=True)
-class GroupChatState:
-    """What a selection function sees: participant names, the conversation, the round.
-
-    Example::
-
-        >>> GroupChatState(("a", "b"), [], 3).round
-        3
-    """
-
-    participants: tuple[str, ...]
-    conversation: list[ChatMessage]
-    round: int
-
-
-def round_robin(state: GroupChatState) -> str:
-    """Participants speak in turn, in the order they were given.
-
-    Example::
-
-        >>> round_robin(GroupChatState(("a", "b"), [], 3))
-        'b'
-    """
-    return state.participants[state.round % len(state.participants)]
-
-
-Selector = Callable[[GroupChatState], Any]
+from ._selection import (
+    GroupChatState,
+    LLMSelector,
+    Selector,
+    Termination,
+    as_termination,
+    named_in,
+    round_robin,
+)
 
 MANAGER_ID = "group_chat_manager"
 
@@ -98,6 +78,17 @@ class _Manager(Executor):
         self.selection = builder._selection
         self.max_rounds = builder._max_rounds
         self.termination = builder._termination
+        self.descriptions = {
+            a.name: " ".join(
+                [getattr(a, "description", "") or "", *map(str, getattr(a, "skills", ()) or ())]
+            ).strip()
+            for a in builder.participants
+        }
+
+    def _state(self, turn: Turn) -> GroupChatState:
+        return GroupChatState(
+            tuple(self.agents), list(turn.conversation), turn.round, self.descriptions, turn.start
+        )
 
     @handler
     async def start(self, value: StartInput, ctx: WorkflowContext[Turn, AgentResponse]) -> None:
@@ -106,8 +97,9 @@ class _Manager(Executor):
     @handler
     async def next_turn(self, turn: Turn, ctx: WorkflowContext[Turn, AgentResponse]) -> None:
         if turn.round > 0 and self.termination is not None:
-            if await call(self.termination, list(turn.conversation)):
-                await self._finish(turn, "termination", ctx)
+            why = await self.termination.check_async(self._state(turn))
+            if why:
+                await self._finish(turn, "termination", ctx, terminated_by=why)
                 return
         if turn.round >= self.max_rounds:
             await self._finish(turn, "max_rounds", ctx)
@@ -118,36 +110,43 @@ class _Manager(Executor):
             return
         await ctx.send_message(turn, target=self.ids[speaker])
 
+    def _prompt(self) -> str:
+        roster = ", ".join(n + (f" ({d})" if d else "") for n, d in self.descriptions.items())
+        return (
+            f"You manage a group chat between: {roster}. Pick who speaks next "
+            "(next_speaker), or set finished to true when the task is done. Answer only "
+            'with JSON: {"next_speaker": "<name or empty>", "finished": <bool>, '
+            '"reason": "<why>"}'
+        )
+
+    async def _ask(self, sel: Any, turn: Turn, ctx: WorkflowContext[Any, Any]) -> AgentResponse:
+        names = tuple(self.agents)
+        messages = [*view_for(sel.name, turn.conversation), ChatMessage.user(self._prompt())]
+        response = await run_agent(sel, messages, ctx, response_format=_choice_schema(names))
+        turn.usage = turn.usage + response.usage
+        return response
+
     async def _select(self, turn: Turn, ctx: WorkflowContext[Any, Any]) -> str | None:
         names = tuple(self.agents)
         sel: Any = self.selection
-        if hasattr(sel, "run_stream"):
-            prompt = (
-                "You manage a group chat between: "
-                + ", ".join(
-                    f"{n}" + (f" ({a.description})" if getattr(a, "description", "") else "")
-                    for n, a in self.agents.items()
-                )
-                + ". Pick who speaks next (next_speaker), or set finished to true when the "
-                "task is done. Answer only with JSON: "
-                '{"next_speaker": "<name or empty>", "finished": <bool>, "reason": "<why>"}'
-            )
-            messages = [*view_for(sel.name, turn.conversation), ChatMessage.user(prompt)]
-            response = await run_agent(sel, messages, ctx, response_format=_choice_schema(names))
-            turn.usage = turn.usage + response.usage
+        if isinstance(sel, LLMSelector):
+            picked = await self._llm_select(sel, turn, ctx)
+        elif hasattr(sel, "run_stream"):
+            response = await self._ask(sel, turn, ctx)
             choice = response.value
             if not isinstance(choice, dict) or "next_speaker" not in choice:
                 raise ValueError(
                     f"group chat {self.workflow_name!r}: manager agent {sel.name!r} answered "
                     f"{response.text[:200]!r}, not a JSON object with next_speaker; check its "
-                    f"instructions"
+                    f"instructions, or use llm_selector(...) which falls back when the answer "
+                    f"names no participant"
                 )
             await ctx.log("info", f"manager chose {choice.get('next_speaker')!r}: {choice}")
             if choice.get("finished"):
                 return None
             picked = choice["next_speaker"] or None
         else:
-            picked = await call(sel, GroupChatState(names, list(turn.conversation), turn.round))
+            picked = await call(sel, self._state(turn))
         if picked is None:
             return None
         if picked not in self.agents:
@@ -158,8 +157,43 @@ class _Manager(Executor):
             )
         return str(picked)
 
-    async def _finish(self, turn: Turn, reason: str, ctx: WorkflowContext[Any, Any]) -> None:
-        await ctx.yield_output(final_response(turn, self.workflow_name, "group_chat", reason))
+    async def _llm_select(
+        self, sel: LLMSelector, turn: Turn, ctx: WorkflowContext[Any, Any]
+    ) -> str | None:
+        names = list(self.agents)
+        try:
+            response = await self._ask(sel.agent, turn, ctx)
+        except StructuredOutputError as exc:  # keep the model's own words
+            answer, choice = str(exc).partition("answer was ")[2] or str(exc), None
+        else:
+            answer, choice = response.text, response.value
+        if isinstance(choice, dict):
+            if choice.get("finished") is True:
+                await ctx.log("info", f"llm_selector: finished ({choice.get('reason', '')})")
+                return None
+            picked = choice.get("next_speaker")
+            if picked in self.agents:
+                await ctx.log("info", f"llm_selector chose {picked!r}: {choice}")
+                return str(picked)
+        guess = named_in(answer, names)
+        if guess is not None:
+            await ctx.log("info", f"llm_selector: answer {answer[:120]!r} names {guess!r}")
+            return guess
+        picked = await call(sel.fallback, self._state(turn))
+        fallback = getattr(sel.fallback, "__name__", repr(sel.fallback))
+        await ctx.log(
+            "warning",
+            f"llm_selector: the model's answer {answer[:200]!r} names no participant of "
+            f"{names}; fallback {fallback} picked {picked!r}",
+        )
+        return None if picked is None else str(picked)
+
+    async def _finish(
+        self, turn: Turn, reason: str, ctx: WorkflowContext[Any, Any], **metadata: Any
+    ) -> None:
+        await ctx.yield_output(
+            final_response(turn, self.workflow_name, "group_chat", reason, **metadata)
+        )
 
 
 class _Speaker(Executor):
@@ -173,7 +207,12 @@ class _Speaker(Executor):
         response = await run_agent(self.agent, view_for(name, turn.conversation), ctx)
         conversation = [*turn.conversation, *visible(response, name)]
         await ctx.send_message(
-            Turn(conversation, turn.start, turn.round + 1, turn.usage + response.usage, turn.trail)
+            replace(
+                turn,
+                conversation=conversation,
+                round=turn.round + 1,
+                usage=turn.usage + response.usage,
+            )
         )
 
 
@@ -190,11 +229,20 @@ class GroupChatBuilder:
 
     Selection, with :meth:`with_selection`:
 
-    * :func:`round_robin` (the default);
+    * :func:`round_robin` (the default), :func:`no_repeat` (never the last speaker,
+      least recently heard first), :func:`smart` (best match of the last message
+      with each participant's name, description and ``skills``);
+    * :func:`llm_selector` (a model picks, with a fallback selector when its answer
+      names no participant);
     * a callable ``(GroupChatState) -> name | None`` (sync or async);
     * an agent (e.g. a ``ChatAgent``) asked each round, with structured output
       ``{"next_speaker", "finished", "reason"}``. An unknown name fails the run
       with an error listing the participants.
+
+    Termination, with :meth:`with_termination`: :func:`max_messages`,
+    :func:`max_rounds`, :func:`keyword`, combined with :func:`any_of` /
+    :func:`all_of`, or a callable ``(conversation) -> bool``; what fired is in
+    ``metadata["terminated_by"]`` (e.g. ``"keyword 'approved'"``).
 
     A participant that raises fails the run (the error names its executor).
 
@@ -218,10 +266,11 @@ class GroupChatBuilder:
         self.name = name
         self._selection: Selector | Any = round_robin
         self._max_rounds = 10
-        self._termination: Callable[[list[ChatMessage]], Any] | None = None
+        self._termination: Termination | None = None
 
     def with_selection(self, selection: Selector | Any) -> GroupChatBuilder:
-        """Who speaks next: :func:`round_robin`, a callable, or a manager agent."""
+        """Who speaks next: :func:`round_robin`, :func:`no_repeat`, :func:`smart`,
+        :func:`llm_selector`, a callable ``(state) -> name | None`` or a manager agent."""
         if not callable(selection) and not hasattr(selection, "run_stream"):
             raise TypeError(
                 f"with_selection needs round_robin, a callable(state) or an agent, got "
@@ -237,11 +286,19 @@ class GroupChatBuilder:
         self._max_rounds = rounds
         return self
 
-    def with_termination(self, predicate: Callable[[list[ChatMessage]], Any]) -> GroupChatBuilder:
-        """Stop when ``predicate(conversation)`` is true (checked after each answer)."""
-        if not callable(predicate):
-            raise TypeError(f"with_termination needs a callable, got {predicate!r}")
-        self._termination = predicate
+    def with_termination(
+        self, condition: Termination | Callable[[list[ChatMessage]], Any]
+    ) -> GroupChatBuilder:
+        """Stop when ``condition`` holds, checked after each answer: a
+        :class:`Termination` (``max_messages``, ``max_rounds``, ``keyword``, combined
+        with ``any_of`` / ``all_of`` or ``|`` / ``&``) or a callable
+        ``(conversation) -> bool`` (sync or async)."""
+        if not callable(condition) and not isinstance(condition, Termination):
+            raise TypeError(
+                f"with_termination needs a callable or a Termination (max_messages, "
+                f"max_rounds, keyword, any_of, all_of), got {condition!r}"
+            )
+        self._termination = as_termination(condition)
         return self
 
     def build(self, **builder_options: Any) -> Workflow:
@@ -250,11 +307,19 @@ class GroupChatBuilder:
 
 
 def hub_workflow(
-    name: str, manager: Executor, participants: Sequence[Any], builder_options: dict[str, Any]
+    name: str,
+    manager: Executor,
+    participants: Sequence[Any],
+    builder_options: dict[str, Any],
+    *,
+    self_loop: bool = False,
 ) -> Workflow:
     """A manager executor linked both ways to one speaker per participant agent
-    (the shape of group chat and magentic)."""
+    (the shape of group chat and magentic); ``self_loop`` adds a manager -> manager
+    edge (a step of its own, e.g. waiting for a human's review)."""
     builder = WorkflowBuilder(name=name, start=manager, **builder_options)
+    if self_loop:
+        builder.add_edge(manager, manager)
     for agent in participants:
         speaker = _Speaker(agent)
         builder.add_edge(manager, speaker).add_edge(speaker, manager)

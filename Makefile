@@ -8,8 +8,14 @@ BIN := $(VENV)/bin
 setup:
 	bash scripts/setup.sh
 
+# Root (the usual case in containers) needs --allow-root. The shipped notebooks keep their
+# graph pictures (SVG) but no widget outputs; SVG only renders in a trusted notebook, so the
+# notebooks are trusted (signed in this user's Jupyter data dir) before JupyterLab opens.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter trust notebooks/*.ipynb
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT)
 
 lint:
 	$(BIN)/ruff check agentic_nb tests bench

@@ -20,6 +20,8 @@ from ._dot import workflow_to_dot
 from ._export import workflow_to_mermaid, workflow_to_networkx
 from ._frames import (
     COLUMNS,
+    SHOWN,
+    compact_view,
     durations_summary,
     events_to_dataframe,
     executor_timeline,
@@ -32,11 +34,13 @@ from ._tracker import STATE_COLORS, STATES, RunTracker
 
 __all__ = [
     "COLUMNS",
+    "SHOWN",
     "STATES",
     "STATE_COLORS",
     "GraphvizNotFoundError",
     "RunTracker",
     "TimelineChart",
+    "compact_view",
     "durations_summary",
     "events_to_dataframe",
     "executor_timeline",

@@ -2,8 +2,9 @@
 
 Drawing conventions: the start executor has a double border and an arrow from a
 black ``start`` dot; the shape tells the executor kind (worker: rounded box,
-validator: hexagon, orchestrator: component); conditional and switch edges are
-dashed with their condition / case label; fan-out edges are bold; a fan-in goes
+validator: hexagon, orchestrator: component); conditional edges are dashed with
+their condition label, switch cases dotted purple with a diamond at the source and
+their case label; fan-out edges are bold; a fan-in goes
 through a small ``join`` triangle; sub-workflows are dashed clusters; edge labels
 show the message types when the executors declare them.
 """
@@ -19,13 +20,15 @@ from ._tracker import STATE_COLORS, RunTracker
 EDGE_COLOR = "#555555"
 HIGHLIGHT_COLOR = "#e69138"
 HIGHLIGHT_WIDTH = "3"
+SWITCH_COLOR = "#7b4fa0"
 
 _SHAPES = {
     "worker": 'shape=box style="rounded,filled"',
     "validator": 'shape=hexagon style="filled"',
     "orchestrator": 'shape=component style="filled"',
-    "join": 'shape=invtriangle style="filled" fixedsize=true width=0.45 height=0.35 '
-    'fontsize=9 fillcolor="#dddddd"',
+    # Wide enough that "join" sits inside the triangle's upper half.
+    "join": 'shape=invtriangle style="filled" fixedsize=true width=0.75 height=0.5 '
+    'fontsize=8 fillcolor="#dddddd" labelloc=t',
     "missing": 'shape=box style="dashed" color="#cc0000" fontcolor="#cc0000"',
 }
 
@@ -122,8 +125,13 @@ def model_to_dot(
         lab = edge_label(e)
         if lab:
             attrs.append(f"label={quote(lab)}")
-        if e.kind in ("conditional", "switch"):
+        if e.kind == "conditional":
             attrs.append("style=dashed")
+        elif e.kind == "switch":  # dotted, purple, a diamond at the source: not a condition
+            attrs.append(
+                f'style=dotted color="{SWITCH_COLOR}" fontcolor="{SWITCH_COLOR}" '
+                "dir=both arrowtail=odiamond"
+            )
         elif e.kind == "fan_out":
             attrs.append("style=bold")
         elif e.kind == "child":

@@ -40,6 +40,9 @@ COLUMNS = (
 )
 """Columns of :func:`events_to_dataframe`, in order."""
 
+SHOWN = ("superstep", "time", "type", "executor", "route", "detail", "duration_ms")
+"""Columns an event DataFrame *shows* (all of :data:`COLUMNS` stay in the data)."""
+
 PREVIEW_CHARS = 120
 _PAYLOAD_FIELDS = ("payload", "data", "request", "response", "text")
 _EXECUTOR_STATUS = {ExecutorInvoked: "invoked", ExecutorCompleted: "completed"}
@@ -168,7 +171,7 @@ def events_to_dataframe(events: Any) -> Any:
             status[i] = "waiting"
         elif hasattr(ev, "response") and hasattr(ev, "request_id"):
             status[i] = "answered"
-    df = pd.DataFrame(cols, columns=list(COLUMNS))
+    df = _event_frame_class()(cols, columns=list(COLUMNS))
     df["ts"] = pd.to_datetime(df["ts"], unit="s", utc=True)
     df["seq"] = df["seq"].astype("int64")
     df["superstep"] = df["superstep"].astype("int64")
@@ -176,6 +179,90 @@ def events_to_dataframe(events: Any) -> Any:
     df["type"] = df["type"].astype("category")
     df["executor_id"] = df["executor_id"].astype("category")
     return df
+
+
+def compact_view(df: Any) -> Any:
+    """The readable view of an event DataFrame: few columns, ms timestamps, no NaN noise.
+
+    ``superstep, time`` (UTC, to the millisecond), ``type``, ``executor``, ``route``
+    (``source → target`` of a message), ``detail`` (payload preview, error or status)
+    and ``duration_ms`` (rounded to 0.1 ms; blank when not timed), indexed by ``seq``.
+    This is what an event DataFrame displays; the DataFrame itself keeps every column.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def echo(x: str, ctx: WorkflowContext[None, str]) -> None:
+        ...     ctx.yield_output(x)
+        >>> df = events_to_dataframe(WorkflowBuilder(start=echo).build().run_sync("hi"))
+        >>> list(compact_view(df).columns)
+        ['superstep', 'time', 'type', 'executor', 'route', 'detail', 'duration_ms']
+    """
+    pd = require("pandas", "notebook")
+    msg = df["type"].astype(str) == "MessageSent"
+    src = df["source_id"].fillna("").astype(str)
+    tgt = df["target_id"].fillna("").astype(str)
+    route = (src + " → " + tgt).where(msg, "")
+    err = df["error_type"].fillna("").astype(str)
+    errmsg = df["error_message"].fillna("").astype(str)
+    detail = df["payload_preview"].fillna("").astype(str)
+    detail = (err + ": " + errmsg).where(err != "", detail)
+    status = df["status"].fillna("").astype(str)
+    detail = detail.where(detail != "", status)
+    dur = df["duration_ms"].round(1)
+    out = pd.DataFrame(
+        {
+            "superstep": df["superstep"],
+            "time": df["ts"].dt.strftime("%H:%M:%S.%f").str[:-3],
+            "type": df["type"].astype(str),
+            "executor": df["executor_id"].astype(object).where(df["executor_id"].notna(), ""),
+            "route": route,
+            "detail": detail,
+            "duration_ms": dur.map(lambda v: "" if v != v else f"{v:.1f}"),
+        }
+    )
+    out.index = pd.Index(df["seq"], name="seq")
+    return out
+
+
+_FRAME_CLASS: Any = None
+
+
+def _event_frame_class() -> Any:
+    """A DataFrame subclass that *displays* compactly when it holds every event column."""
+    global _FRAME_CLASS
+    if _FRAME_CLASS is not None:
+        return _FRAME_CLASS
+    pd = require("pandas", "notebook")
+
+    class EventFrame(pd.DataFrame):  # type: ignore[misc,name-defined,unused-ignore]
+        """Run events; shows :func:`compact_view` (``.to_string()`` etc. show everything)."""
+
+        @property
+        def _constructor(self) -> Any:
+            return EventFrame
+
+        def _full(self) -> bool:
+            return all(c in self.columns for c in COLUMNS)
+
+        def _repr_html_(self) -> Any:
+            if not self._full():
+                return super()._repr_html_()
+            note = (
+                f'<div style="color:#777;font-size:11px">{len(self)} events · '
+                f"{len(self.columns)} columns, {len(SHOWN)} shown: "
+                "<code>df.columns</code> lists them all</div>"
+            )
+            return compact_view(self)._repr_html_() + note
+
+        def __repr__(self) -> str:
+            if not self._full():
+                return str(super().__repr__())
+            return str(repr(compact_view(self)))
+
+    _FRAME_CLASS = EventFrame
+    return EventFrame
 
 
 # ------------------------------------------------------------------ summaries
@@ -260,7 +347,7 @@ def executor_timeline(events: Any) -> Any:
     df = pd.DataFrame(rows, columns=cols)
     df["start"] = pd.to_datetime(df["start"], unit="s", utc=True)
     df["end"] = pd.to_datetime(df["end"].astype("float64"), unit="s", utc=True)
-    df["duration_ms"] = df["duration_ms"].astype("float64")
+    df["duration_ms"] = df["duration_ms"].astype("float64").round(2)
     return df
 
 
@@ -302,7 +389,7 @@ def durations_summary(events: Any) -> Any:
             "max_ms": g["duration_ms"].max(),
         }
     )
-    return out[cols]
+    return out[cols].round(2)
 
 
 def superstep_summary(events: Any) -> Any:
@@ -379,7 +466,7 @@ def superstep_summary(events: Any) -> Any:
             ]
         )
     df["started"] = pd.to_datetime(df["started"].astype("float64"), unit="s", utc=True)
-    df["duration_ms"] = df["duration_ms"].astype("float64")
+    df["duration_ms"] = df["duration_ms"].astype("float64").round(2)
     return df
 
 

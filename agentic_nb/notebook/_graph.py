@@ -15,7 +15,14 @@ from typing import Any
 
 from agentic_nb._optional import MissingDependencyError, require
 
-from ._dot import EDGE_COLOR, HIGHLIGHT_COLOR, HIGHLIGHT_WIDTH, highlighted_edges, model_to_dot
+from ._dot import (
+    EDGE_COLOR,
+    HIGHLIGHT_COLOR,
+    HIGHLIGHT_WIDTH,
+    SWITCH_COLOR,
+    highlighted_edges,
+    model_to_dot,
+)
 from ._model import GraphModel, model_from_builder, model_from_workflow
 from ._tracker import STATE_COLORS, RunTracker
 
@@ -97,6 +104,7 @@ class GraphTemplate:
         svg = svg[svg.find("<svg") :]  # drop the XML prolog and doctype: embeddable inline
         node_ids = {i: n.id for i, n in enumerate(model.nodes) if n.is_executor}
         self._node_of_slot: dict[int, str] = {}
+        self._edge_color: dict[int, str] = {}
 
         def node_sub(m: re.Match[str]) -> str:
             i = int(m.group(1))
@@ -108,7 +116,10 @@ class GraphTemplate:
 
         def edge_sub(m: re.Match[str]) -> str:
             j = int(m.group(1))
-            body = m.group(2).replace(f'"{EDGE_COLOR}"', f'"\x00e{j}\x00"')
+            body = m.group(2)
+            base = SWITCH_COLOR if f'"{SWITCH_COLOR}"' in body else EDGE_COLOR
+            self._edge_color[j] = base
+            body = body.replace(f'"{base}"', f'"\x00e{j}\x00"')
             body = body.replace("<path ", f"<path \x00w{j}\x00", 1)
             return f'<g id="e{m.group(1)}" class="edge">{body}</g>'
 
@@ -146,7 +157,7 @@ class GraphTemplate:
                     attr += ' stroke-dasharray="5,3"'
                 out.append(attr)
             elif kind == "e":
-                out.append(HIGHLIGHT_COLOR if k in highlighted else EDGE_COLOR)
+                out.append(HIGHLIGHT_COLOR if k in highlighted else self._edge_color[k])
             else:
                 out.append(f'stroke-width="{HIGHLIGHT_WIDTH}" ' if k in highlighted else "")
         return "".join(out)

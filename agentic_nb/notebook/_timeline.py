@@ -50,7 +50,8 @@ class TimelineChart:
         label_w = min(220, 12 + 7 * max((len(r) for r in self.rows), default=4))
         plot_w = max(200, self.width - label_w - 10)
         top = 22
-        h = top + self.row_height * max(1, len(self.rows)) + 8
+        legend_y = top + self.row_height * max(1, len(self.rows)) + 14
+        h = legend_y + 10
         times = [r["start"] for r in self.invocations] + [
             r["end"] for r in self.invocations if r["end"] is not None
         ]
@@ -100,6 +101,23 @@ class TimelineChart:
                 f'<rect x="{start:.1f}" y="{y}" width="{w:.1f}" height="{self.row_height - 6}" '
                 f'fill="{color}" class="bar {inv["outcome"]}"><title>{escape(tip)}</title></rect>'
             )
+        # Legend: what each bar colour means (only the outcomes this chart shows, in order).
+        shown = [o for o in OUTCOME_COLORS if any(i["outcome"] == o for i in self.invocations)]
+        lx = float(label_w)
+        out.append(f'<g class="legend"><text x="{label_w - 6}" y="{legend_y + 4}" '
+                   'text-anchor="end" fill="#555">legend</text>')  # fmt: skip
+        for o in shown:
+            out.append(
+                f'<rect x="{lx:.1f}" y="{legend_y - 5}" width="10" height="10" '
+                f'fill="{OUTCOME_COLORS[o]}"/><text x="{lx + 13:.1f}" y="{legend_y + 4}" '
+                f'fill="#333">{o}</text>'
+            )
+            lx += 22 + 7 * len(o)
+        out.append(
+            f'<line x1="{lx:.1f}" y1="{legend_y}" x2="{lx + 16:.1f}" y2="{legend_y}" '
+            f'stroke="#bbb" stroke-dasharray="3,3"/><text x="{lx + 20:.1f}" '
+            f'y="{legend_y + 4}" fill="#333">superstep boundary</text></g>'
+        )
         out.append("</svg>")
         return "".join(out)
 

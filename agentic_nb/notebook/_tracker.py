@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentic_nb.workflow._events import (
+    AgentRunUpdate,
     ExecutorCompleted,
     ExecutorFailed,
     ExecutorInvoked,
@@ -71,6 +72,8 @@ class RunTracker:
         self.last_edges: set[tuple[str, str]] = set()
         self.last_step: int = -1
         self.logs: deque[str] = deque(maxlen=200)
+        # Text an agent streamed during its current (or last) invocation, per executor.
+        self.agent_text: dict[str, str] = {}
         self.cursor = 0
         self._edge_step = -1
         self._fan_in_by_sources: dict[tuple[str, str], str] = {
@@ -104,6 +107,8 @@ class RunTracker:
             assert st is not None
             st.state = "running"
             st.invocations += 1
+            if ev.executor_id in self.agent_text:
+                self.agent_text[ev.executor_id or ""] = ""
             src = ev.source_id  # type: ignore[attr-defined]
             if src and "," in src:
                 gid = self._fan_in_by_sources.get((src, ev.executor_id or ""))
@@ -139,6 +144,10 @@ class RunTracker:
         elif t is Log:
             who = ev.executor_id or "run"
             self.logs.append(f"[{ev.superstep}] {who} {ev.level}: {ev.message}")  # type: ignore[attr-defined]
+        elif isinstance(ev, AgentRunUpdate) and ev.text:
+            xid = ev.executor_id or "agent"
+            text = self.agent_text.get(xid, "") + ev.text
+            self.agent_text[xid] = text[-4000:]
 
     def _mark_edge(self, superstep: int, key: tuple[str, str]) -> None:
         if superstep != self._edge_step:

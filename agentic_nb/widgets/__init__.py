@@ -21,7 +21,7 @@ Example (in a notebook)::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._approvals import ApprovalPanel, RequestCard
 from ._checkpoints import CheckpointBrowser, state_diff
@@ -29,6 +29,18 @@ from ._common import drive, pause
 from ._forms import decision_value
 from ._live import LiveRunWidget, live_run
 from ._stepper import Stepper
+
+if TYPE_CHECKING:
+    from ._graphview import GraphView
+
+
+def __getattr__(name: str) -> Any:
+    # GraphView needs anywidget (the notebook extra): imported on first use only.
+    if name == "GraphView":
+        from ._graphview import GraphView
+
+        return GraphView
+    raise AttributeError(f"module 'agentic_nb.widgets' has no attribute {name!r}")
 
 
 def stepper(run: Any) -> Stepper:
@@ -89,6 +101,7 @@ def checkpoints_view(run: Any) -> CheckpointBrowser:
 __all__ = [
     "ApprovalPanel",
     "CheckpointBrowser",
+    "GraphView",
     "LiveRunWidget",
     "RequestCard",
     "Stepper",

@@ -9,8 +9,8 @@ from typing import Any
 
 from agentic_nb.workflow._typing import type_name
 
-from ._common import Throttle, drive, ipywidgets, short, spawn
-from ._forms import Form, decision_value, supports_decision
+from ._common import Throttle, drive, ipywidgets, is_stepping, short, spawn
+from ._forms import Form, article, decision_fields, decision_value, supports_decision
 
 
 def payload_html(value: Any) -> str:
@@ -70,7 +70,7 @@ class RequestCard:
         self._on_answered = on_answered
         rtype = request.response_type
         self.header = w.HTML(
-            f"<b>{escape(request.executor_id)}</b> asks for a "
+            f"<b>{escape(request.executor_id)}</b> asks for {article(type_name(rtype))} "
             f"<code>{escape(type_name(rtype))}</code> "
             f'<span style="color:#777">(superstep {request.superstep}, request '
             f"{escape(self.request_id[:8])})</span>"
@@ -84,6 +84,15 @@ class RequestCard:
         self.reject = w.Button(description="Reject", button_style="danger", disabled=not decide)
         self.edit = w.Button(description="Edit", icon="pencil")
         self.form = Form(rtype, request.request)
+        # The form starts from the request's values with the approve flag ticked (Submit
+        # of an untouched form approves); its reason field is the card's reason box.
+        self._flag, self._why = decision_fields(rtype)
+        if self._flag is not None and self._flag in self.form.inputs:
+            self.form.inputs[self._flag].value = True
+        if self._why is not None and self._why in self.form.inputs:
+            hidden = self.form.inputs[self._why]
+            self.reason.value = str(hidden.value or "")
+            self.form.box.children = [c for c in self.form.box.children if c is not hidden]
         self.submit = w.Button(description="Submit", button_style="primary")
         self.form_box = w.VBox([self.form.box, self.submit])
         self.form_box.layout.display = "none" if decide else None
@@ -116,6 +125,8 @@ class RequestCard:
     def _form_values(self) -> dict[str, Any] | None:
         if not self.form.structured:
             return None
+        if self._why is not None and self._why in self.form.inputs:
+            self.form.inputs[self._why].value = self.reason.value.strip()
         try:
             return self.form.values()
         except ValueError:
@@ -132,6 +143,8 @@ class RequestCard:
         self._send(value, "approved" if approved else "rejected")
 
     def _send_form(self) -> None:
+        if self._why is not None and self._why in self.form.inputs:
+            self.form.inputs[self._why].value = self.reason.value.strip()
         try:
             value = self.form.value()
         except (TypeError, ValueError) as exc:
@@ -171,7 +184,8 @@ class RequestCard:
         )
         if self._on_answered is not None:
             self._on_answered(self)
-        drive(self.run)
+        if not is_stepping(self.run):  # a step-through run stays under step control
+            drive(self.run)
 
     def mark_answered_elsewhere(self) -> None:
         if self.answered:

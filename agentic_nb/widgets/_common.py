@@ -17,6 +17,7 @@ from agentic_nb._optional import require
 
 _drivers: weakref.WeakKeyDictionary[Any, asyncio.Task[Any]] = weakref.WeakKeyDictionary()
 _paused: weakref.WeakSet[Any] = weakref.WeakSet()
+_stepping: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def ipywidgets() -> Any:
@@ -55,6 +56,17 @@ async def _drive(run: Any) -> Any:
     return run.result()
 
 
+def step_through(run: Any) -> None:
+    """Mark ``run`` as under step control (a Stepper's Step, or a Pause): answering one of
+    its requests then records the answer without running on."""
+    _stepping.add(run)
+
+
+def is_stepping(run: Any) -> bool:
+    """True while ``run`` is stepped by hand (until something drives it to the end again)."""
+    return run in _stepping
+
+
 def drive(run: Any) -> asyncio.Task[Any] | None:
     """Drive ``run`` until idle in a background task (at most one per run).
 
@@ -76,6 +88,7 @@ def drive(run: Any) -> asyncio.Task[Any] | None:
         ['hi']
     """
     _paused.discard(run)
+    _stepping.discard(run)
     task = driver_of(run)
     if task is not None:
         return task
@@ -114,6 +127,7 @@ def pause(run: Any) -> None:
     """
     if driver_of(run) is not None:
         _paused.add(run)
+        _stepping.add(run)
 
 
 class Throttle:

@@ -102,6 +102,38 @@ def supports_decision(tp: Any) -> bool:
     return fields is not None and _pick(fields, APPROVE_NAMES, bool) is not None
 
 
+def decision_fields(tp: Any) -> tuple[str | None, str | None]:
+    """Names of the approve flag and of the reason field of a structured response type.
+
+    Example::
+
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Verdict:
+        ...     approved: bool
+        ...     reason: str = ""
+        >>> decision_fields(Verdict), decision_fields(bool)
+        (('approved', 'reason'), (None, None))
+    """
+    fields = fields_of(tp)
+    if not fields:
+        return None, None
+    flag = _pick(fields, APPROVE_NAMES, bool)
+    why = _pick(fields, REASON_NAMES, str)
+    return (flag.name if flag else None), (why.name if why else None)
+
+
+def article(word: str) -> str:
+    """``"an"`` before a vowel, else ``"a"``.
+
+    Example::
+
+        >>> article("Approval"), article("Review")
+        ('an', 'a')
+    """
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def decision_value(tp: Any, approved: bool, reason: str, form: dict[str, Any] | None = None) -> Any:
     """The response Approve (``approved=True``) or Reject sends for response type ``tp``.
 

@@ -8,8 +8,45 @@ from typing import Any
 from agentic_nb.notebook._tracker import STATE_COLORS, TERMINAL
 
 from ._approvals import ApprovalPanel
-from ._common import Throttle, drive, html_table, ipywidgets, short, spawn, status_badge
-from ._graphview import GraphView, tracker_for
+from ._common import (
+    Throttle,
+    drive,
+    driver_of,
+    html_table,
+    ipywidgets,
+    short,
+    spawn,
+    status_badge,
+)
+
+
+def shown_status(run: Any) -> str:
+    """The run's status as a user sees it: a run with work left and nothing driving it
+    (stepped, or paused) is ``"paused"``, not ``"running"``.
+
+    Example::
+
+        >>> from agentic_nb import WorkflowBuilder, WorkflowContext, executor
+        >>> @executor
+        ... def a(x: int, ctx: WorkflowContext[int]) -> None:
+        ...     ctx.send_message(x)
+        >>> @executor
+        ... def b(x: int, ctx: WorkflowContext[None, int]) -> None: ...
+        >>> run = WorkflowBuilder(start=a).add_edge(a, b).build().start(1)
+        >>> import asyncio
+        >>> _ = asyncio.run(run.step())
+        >>> run.status, shown_status(run)
+        ('running', 'paused')
+    """
+    status: str = run.status
+    if (
+        status == "running"
+        and getattr(run, "loaded", True)
+        and driver_of(run) is None
+        and run.can_progress()
+    ):
+        return "paused"
+    return status
 
 
 def status_line(run: Any) -> str:
@@ -23,13 +60,15 @@ def status_line(run: Any) -> str:
         extra += f' · <span style="color:#cc0000">{escape(short(run.error, 300))}</span>'
     return (
         f'<div class="agentic-status-line">run <code>{escape(run.run_id)}</code> of '
-        f"<b>{escape(wf.name)}</b> · {status_badge(run.status)} · superstep "
-        f'<span class="agentic-superstep">{run.superstep}</span> / {wf.max_supersteps} · '
+        f"<b>{escape(wf.name)}</b> · {status_badge(shown_status(run))} · "
+        f'<span class="agentic-superstep">{run.superstep}</span> superstep(s) done '
+        f'<span style="color:#777">(limit {wf.max_supersteps})</span> · '
         f"{len(run.outputs)} output(s){extra}</div>"
     )
 
 
 MAX_ROWS = 150
+SMALL_GRAPH = 30  # up to this many executors the table is kept current even while closed
 
 
 def executor_table(tracker: Any, max_rows: int = MAX_ROWS) -> str:
@@ -72,10 +111,34 @@ def executor_table(tracker: Any, max_rows: int = MAX_ROWS) -> str:
     )
 
 
+def agent_stream_html(tracker: Any, limit: int = 600) -> str:
+    """What each agent streamed in its current or last invocation ('' when none did)."""
+    if not tracker.agent_text:
+        return ""
+    states = tracker.states()
+    parts = []
+    for xid, text in list(tracker.agent_text.items())[-6:]:
+        if not text:
+            continue
+        shown = text if len(text) <= limit else "…" + text[-limit:]
+        cursor = " ▌" if states.get(xid) == "running" else ""
+        parts.append(
+            f'<div data-agent="{escape(xid)}"><b>{escape(xid)}</b>: '
+            f'<span style="white-space:pre-wrap">{escape(shown)}</span>{cursor}</div>'
+        )
+    return (
+        '<div style="border-left:3px solid #9fc5f8;padding:2px 8px;margin:4px 0;'
+        f'font-size:12px;max-height:160px;overflow:auto">{"".join(parts)}</div>'
+        if parts
+        else ""
+    )
+
+
 class LiveRunWidget:
     """Watch a run as it goes: returned at once by ``run.show()`` / ``wf.run_live()``.
 
-    Shows the status line (run id, state, superstep k / max), a progress bar, one
+    Shows the status line (run id, state, supersteps done), a progress bar scaled to
+    the supersteps done (the total is unknown until the run ends), one
     row per executor (state, invocations, last duration, last error), the graph
     coloured by state with the last superstep's edges highlighted, approval cards
     for pending requests, outputs as they arrive and a log. Redraws at most
@@ -89,11 +152,13 @@ class LiveRunWidget:
         ...     ctx.yield_output(x)
         >>> run = WorkflowBuilder(start=echo).build().start("hi")
         >>> live = LiveRunWidget(run, drive_run=False)
-        >>> live.progress.max
-        1000
+        >>> live.progress.max, live.sections.selected_index   # Outputs open
+        (1, 1)
     """
 
     def __init__(self, run: Any, *, drive_run: bool = True, interval: float = 0.1) -> None:
+        from ._graphview import GraphView, tracker_for
+
         w = ipywidgets()
         self.run = run
         self.tracker = tracker_for(run)
@@ -101,24 +166,29 @@ class LiveRunWidget:
         self.progress = w.IntProgress(
             value=0,
             min=0,
-            max=max(1, run.workflow.max_supersteps),
+            max=1,
             description="superstep",
             layout=w.Layout(width="60%"),
         )
         self.executors = w.HTML()
-        self.graph = GraphView(run, self.tracker)
+        self.graph = GraphView(run, tracker=self.tracker, follow=False)
         self.approvals = ApprovalPanel(run, follow=False)
         self.outputs = w.HTML()
+        self.stream = w.HTML()  # agent tokens as they stream
+        self.stream.add_class("agentic-agent-stream")
         self.log = w.HTML()
         self.driver: Any = None
         self.driver_error: str = ""
-        sections = w.Accordion(
+        # Outputs open; the executor table (long in big graphs; the graph shows the
+        # same states) is rendered only while its section is open.
+        self.sections = sections = w.Accordion(
             children=[self.executors, self.outputs, self.log],
             titles=("Executors", "Outputs", "Log"),
-            selected_index=0,
+            selected_index=1,
         )
+        sections.observe(self._on_section, names=["selected_index"])
         self.widget = w.VBox(
-            [self.status, self.progress, self.graph.widget, self.approvals.widget, sections]
+            [self.status, self.progress, self.graph, self.stream, self.approvals.widget, sections]
         )
         self.widget.add_class("agentic-live-run")
         self._throttle = Throttle(self.redraw, interval)
@@ -138,6 +208,9 @@ class LiveRunWidget:
         self.driver = drive(self.run)
         if self.driver is not None:
             self.driver.add_done_callback(self._driver_done)
+
+    def _on_section(self, _change: Any) -> None:
+        self._throttle.poke()
 
     def _on_event(self, _event: Any) -> None:
         self._throttle.poke()
@@ -161,16 +234,24 @@ class LiveRunWidget:
             return
         self.tracker.update()
         self.status.value = status_line(run)
-        self.progress.value = min(run.superstep, self.progress.max)
+        # Scaled to the supersteps done: full when the run ended, one step short while
+        # work remains (max_supersteps is a limit, not a forecast).
+        done = run.superstep
+        more = 1 if run.status not in TERMINAL and run.status != "waiting" else 0
+        self.progress.max = max(1, done + more)
+        self.progress.value = done
+        self.progress.description = f"{done} step(s)"
         self.progress.bar_style = {
             "completed": "success",
             "failed": "danger",
             "cancelled": "warning",
             "waiting": "info",
         }.get(run.status, "")
-        self.executors.value = executor_table(self.tracker)
+        if self.sections.selected_index == 0 or len(self.tracker.stats) <= SMALL_GRAPH:
+            self.executors.value = executor_table(self.tracker)
         self.graph.refresh()
         self.approvals.refresh()
+        self.stream.value = agent_stream_html(self.tracker)
         outs = run.outputs
         rows = [[i, type(o).__name__, o] for i, o in enumerate(outs)][-50:]
         self.outputs.value = html_table(["#", "type", "value"], rows, empty="no outputs yet")

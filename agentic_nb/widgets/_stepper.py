@@ -14,8 +14,8 @@ from ._common import (
     ipywidgets,
     pause,
     spawn,
+    step_through,
 )
-from ._graphview import GraphView, tracker_for
 from ._live import status_line
 
 
@@ -45,6 +45,8 @@ class Stepper:
     """
 
     def __init__(self, run: Any) -> None:
+        from ._graphview import GraphView, tracker_for
+
         w = ipywidgets()
         self.run = run
         self.tracker = tracker_for(run)
@@ -60,7 +62,7 @@ class Stepper:
         self.run_button.on_click(lambda _b: self.run_to_end())
         self.pause_button.on_click(lambda _b: self.pause())
         self.resume_button.on_click(lambda _b: self.run_to_end())
-        self.graph = GraphView(run, self.tracker)
+        self.graph = GraphView(run, tracker=self.tracker, follow=False)
         self.queued = w.HTML()
         self.state = w.HTML()
         self.outputs = w.HTML()
@@ -73,7 +75,7 @@ class Stepper:
                 self.status,
                 w.HBox([self.step_button, self.run_button, self.pause_button, self.resume_button]),
                 self.message,
-                self.graph.widget,
+                self.graph,
                 w_.HTML("<b>Next superstep delivers</b>"),
                 self.queued,
                 w_.HTML("<b>Shared state</b>"),
@@ -99,6 +101,7 @@ class Stepper:
         if self._stepping or driver_of(self.run) is not None:
             return None
         self._stepping = True
+        step_through(self.run)
         self._buttons()
         self.last_task = spawn(self._step())
         if self.last_task is None:

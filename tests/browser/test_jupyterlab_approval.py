@@ -7,37 +7,17 @@ final colour. A screenshot is saved under ``test-output/browser/``.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import nbformat
 import pytest
 
 from agentic_nb.notebook import STATE_COLORS
 
-pytestmark = pytest.mark.browser
+from .conftest import CHROMIUM, CHROMIUM_ARGS, OUTPUT_DIR, code_notebook
 
-REPO = Path(__file__).resolve().parents[2]
-OUTPUT_DIR = REPO / "test-output" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+pytestmark = pytest.mark.browser
 
 NOTEBOOK_CELLS = [
     """
@@ -75,97 +55,10 @@ live
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _write_settings(settings_dir: Path) -> None:
-    """User settings for this server only: no news pop-up, no update check, no autosave."""
-    notification = settings_dir / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    docmanager = settings_dir / "@jupyterlab" / "docmanager-extension"
-    docmanager.mkdir(parents=True)
-    (docmanager / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
-
-
 @pytest.fixture
-def jupyterlab(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A JupyterLab server on 127.0.0.1 with fresh workspace/runtime/settings dirs."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    root = tmp_path / "root"
-    root.mkdir()
+def jupyterlab(lab_server: Callable[..., str]) -> tuple[str, str]:
     name = f"approval-{uuid.uuid4().hex[:8]}.ipynb"
-    book = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(c.strip()) for c in NOTEBOOK_CELLS]
-    )
-    book.metadata["kernelspec"] = {
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-        "name": "python3",
-    }
-    nbformat.write(book, root / name)
-    settings = tmp_path / "settings"
-    _write_settings(settings)
-    env = dict(os.environ)
-    env.update(
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(settings),
-        PYTHONPATH=str(REPO),
-    )
-    port = _free_port()
-    jupyter = Path(sys.executable).with_name("jupyter")
-    log = (tmp_path / "jupyter.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(jupyter),
-            "lab",
-            "--no-browser",
-            "--allow-root",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            "--IdentityProvider.token=",
-            "--ServerApp.password=",
-            "--ServerApp.disable_check_xsrf=True",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",
-            "--LabApp.extension_manager=readonly",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited: {(tmp_path / 'jupyter.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/status", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("jupyter lab did not answer /api/status within 60 s")
-            time.sleep(0.25)
-        yield base, name
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    return lab_server({name: code_notebook(NOTEBOOK_CELLS)}), name
 
 
 _GRAPH_FILLS_JS = """

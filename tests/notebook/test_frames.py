@@ -110,9 +110,10 @@ def test_timeline_chart_draws_one_bar_per_invocation() -> None:
     chart = timeline_chart(result)
     svg = chart._repr_svg_()
     assert chart.rows == ["flaky", "broken"]
-    assert svg.count("<rect ") == 3
+    chart_part = svg[: svg.index('<g class="legend">')]  # the legend has swatches too
+    assert chart_part.count("<rect ") == 3
     assert 'class="bar retried"' in svg and 'class="bar failed"' in svg
-    assert svg.count("<line ") == 2  # two supersteps
+    assert chart_part.count("<line ") == 2  # two supersteps
 
 
 def test_100k_events_convert_under_a_second() -> None:
@@ -133,8 +134,38 @@ def test_100k_events_convert_under_a_second() -> None:
             seq += 1
     events = (events * 3)[:100_000]  # the same 40,000 events repeated: only the count matters
     assert len(events) == 100_000
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: the 2 shared cores make wall time noisy
     df = events_to_dataframe(events)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert len(df) == 100_000
     assert elapsed < 1.0, f"100,000 events took {elapsed:.2f}s"
+
+
+def test_an_event_frame_shows_few_readable_columns_and_keeps_them_all() -> None:
+    df = routing_workflow().run_sync(3).events.to_dataframe()
+    assert tuple(df.columns) == COLUMNS  # the data keeps everything
+    html = df._repr_html_()
+    text = repr(df)
+    for gone in ("run_id", "checkpoint_id", "payload_type", "NaN", "None", "+00:00"):
+        assert gone not in html and gone not in text, gone
+    assert "start → pos" in html  # the route of a message, not a cut-off edge id
+    assert f"{len(COLUMNS)} columns, 7 shown" in html
+    # a selection of columns displays as usual
+    assert "payload_type" in repr(df[["seq", "payload_type"]])
+    assert type(df[df["type"] == "Output"]).__name__ == "EventFrame"
+
+
+def test_durations_are_rounded() -> None:
+    result = chain(3).run_sync(0)
+    for frame in (durations_summary(result), executor_timeline(result), superstep_summary(result)):
+        for col in [c for c in frame.columns if c.endswith("_ms")]:
+            values = frame[col].dropna()
+            assert (values == values.round(2)).all(), col
+
+
+def test_df_plot_works_with_the_notebook_extra() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = durations_summary(chain(3).run_sync(0))["total_ms"].plot.bar()
+    assert len(ax.patches) == 3

@@ -41,13 +41,15 @@ def test_dot_draws_every_convention() -> None:
     assert "shape=box" in _node_line(dot, "pos")
     assert "shape=hexagon" in _node_line(dot, "check")
     assert "shape=component" in _node_line(dot, "show")
-    # switch: dashed, labelled with the case and the default, with the message type
+    # switch: dotted purple with a diamond (a conditional is dashed: they must differ),
+    # labelled with the case and the default, with the message type
     case = _edge_line(dot, "start", "pos")
-    assert "style=dashed" in case and 'label="n>0\\nint"' in case
+    assert "style=dotted" in case and "arrowtail=odiamond" in case
+    assert "style=dashed" not in case and 'label="n>0\\nint"' in case
     assert 'label="default\\nint"' in _edge_line(dot, "start", "neg")
     # conditional edge dashed with its label
     cond = _edge_line(dot, "check", "sub")
-    assert "style=dashed" in cond and "n < -5" in cond
+    assert "style=dashed" in cond and "n < -5" in cond and "odiamond" not in cond
     # fan-out bold; fan-in through a visible join node delivering a list
     assert "style=bold" in _edge_line(dot, "pos", "a")
     join = "fan_in[a|b]->total::join"
@@ -185,3 +187,41 @@ def test_waiting_executor_is_blue() -> None:
     asyncio.run(run.until_idle())
     assert run.status == "waiting"
     assert f'fillcolor="{STATE_COLORS["waiting"]}"' in _node_line(run.to_dot(), "review")
+
+
+def test_the_join_label_fits_inside_its_triangle() -> None:
+    import re
+
+    from agentic_nb.notebook._dot import model_to_dot
+    from agentic_nb.notebook._graph import render_svg
+    from agentic_nb.notebook._model import model_from_workflow
+
+    svg = render_svg(model_to_dot(model_from_workflow(routing_workflow())))
+    node = re.search(r'<g id="n\d+" class="node">\s*<title>[^<]*::join</title>(.*?)</g>', svg, re.S)
+    assert node is not None
+    pts = [tuple(map(float, p.split(","))) for p in re.search(r'points="([^"]+)"', node.group(1))
+           .group(1).split()]  # fmt: skip
+    text = re.search(
+        r'<text[^>]*x="([-\d.]+)" y="([-\d.]+)"[^>]*font-size="([\d.]+)"', node.group(1)
+    )
+    assert text is not None
+    _x, ty, size = map(float, text.groups())
+    xs = [p[0] for p in pts]
+    ys = [p[1] for p in pts]
+    half = 0.3 * size * len("join")  # half the text width, roughly
+    # the triangle's width at the text's height (it narrows linearly to the bottom tip)
+    top, tip = min(ys), max(ys)
+    width_at = (max(xs) - min(xs)) * (tip - ty) / (tip - top)
+    assert width_at / 2 >= half, (width_at, half)
+    assert top <= ty - size * 0.7
+
+
+def test_timeline_has_a_legend() -> None:
+    from agentic_nb.notebook import timeline_chart
+
+    from .flows import flaky_workflow
+
+    svg = timeline_chart(flaky_workflow().run_sync(1)).svg
+    legend = svg[svg.index('<g class="legend">') :]
+    for word in ("completed", "retried", "failed", "superstep boundary"):
+        assert word in legend

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from agentic_nb import WorkflowBuilder, WorkflowContext, executor
-from agentic_nb.notebook import STATE_COLORS
 from agentic_nb.widgets import (
     ApprovalPanel,
     CheckpointBrowser,
@@ -19,6 +19,7 @@ from agentic_nb.widgets import (
     live_run,
     state_diff,
 )
+from agentic_nb.widgets._common import driver_of
 from agentic_nb.workflow import FileCheckpointStorage, InMemoryCheckpointStorage
 
 from .flows import Decision, Review, approval_workflow, chain, flaky_workflow, routing_workflow
@@ -47,9 +48,9 @@ async def test_live_widget_returns_at_once_and_follows_the_run() -> None:
     assert run.status == "completed"
     assert 'data-status="completed"' in widget.status.value
     assert widget.progress.value == run.superstep and widget.progress.bar_style == "success"
-    fills = _fills(widget.graph.svg)
-    assert fills["start"] == fills["pos"] == fills["total"] == STATE_COLORS["done"]
-    assert fills["neg"] == fills["check"] == STATE_COLORS["skipped"]
+    drawn = widget.graph.states_by_id()
+    assert drawn["start"] == drawn["pos"] == drawn["total"] == "done"
+    assert drawn["neg"] == drawn["check"] == "skipped"
     assert 'data-executor="a" data-state="done"' in widget.executors.value
     assert "9" in widget.outputs.value
 
@@ -72,7 +73,7 @@ async def test_live_widget_shows_failures_and_errors() -> None:
     assert 'data-executor="broken" data-state="failed"' in widget.executors.value
     assert "RuntimeError: cannot handle 1" in widget.executors.value
     assert widget.progress.bar_style == "danger"
-    assert _fills(widget.graph.svg)["broken"] == STATE_COLORS["failed"]
+    assert widget.graph.states_by_id()["broken"] == "failed"
 
 
 async def test_updates_are_throttled_to_about_ten_per_second() -> None:
@@ -139,8 +140,8 @@ async def test_edit_form_builds_a_dataclass_response() -> None:
     assert card.form_box.layout.display == "none"
     card.edit.click()
     assert card.form_box.layout.display is None
-    card.form.inputs["ok"].value = True
-    card.form.inputs["comment"].value = "ship it"
+    assert card.form.inputs["ok"].value is True  # starts ticked
+    card.reason.value = "ship it"  # the comment field is the card's one reason box
     card.submit.click()
     await card.last_task
     await asyncio.sleep(0.05)
@@ -177,7 +178,7 @@ async def test_live_widget_embeds_approval_cards() -> None:
     widget = live_run(run)
     await widget.wait()
     assert run.status == "waiting" and 'data-state="waiting"' in widget.executors.value
-    assert _fills(widget.graph.svg)["review"] == STATE_COLORS["waiting"]
+    assert widget.graph.states_by_id()["review"] == "waiting"
     (card,) = widget.approvals.cards.values()
     card.approve.click()
     await card.last_task
@@ -186,7 +187,7 @@ async def test_live_widget_embeds_approval_cards() -> None:
         await asyncio.sleep(0.01)
     await widget.wait()
     assert run.outputs == ["A post about dogs -> True"]
-    assert _fills(widget.graph.svg)["review"] == STATE_COLORS["done"]
+    assert widget.graph.states_by_id()["review"] == "done"
 
 
 # --------------------------------------------------------------------- stepper
@@ -201,8 +202,8 @@ async def test_step_runs_exactly_one_superstep_and_shows_the_queue() -> None:
     await s.last_task
     assert run.superstep == 1 and s.last_report.executors == ["s0"]
     assert "s1" in s.queued.value
-    assert _fills(s.graph.svg)["s0"] == STATE_COLORS["done"]
-    assert _fills(s.graph.svg)["s1"] == STATE_COLORS["pending"]
+    assert s.graph.states_by_id()["s0"] == "done"
+    assert s.graph.states_by_id()["s1"] == "pending"
     s.step_button.click()
     await s.last_task
     assert run.superstep == 2 and run.status != "completed"
@@ -339,6 +340,9 @@ async def test_huge_graphs_list_only_active_executors() -> None:
     for _ in range(3):
         await run.step()
     widget = LiveRunWidget(run, drive_run=False)
+    assert widget.executors.value == ""  # closed: a 200-row table is not rebuilt
+    widget.sections.selected_index = 0
+    widget.redraw()
     table = widget.executors.value
     assert table.count("data-executor=") == 3  # s0..s2 done, the rest is counted
     assert "197 pending/skipped" in table
@@ -361,4 +365,115 @@ async def test_live_widget_on_a_resumed_run_shows_the_request_again(tmp_path: An
         await asyncio.sleep(0.01)
     await widget.wait()
     assert resumed.outputs == ["A post about y -> False"]
-    assert _fills(widget.graph.svg)["review"] == STATE_COLORS["done"]
+    assert widget.graph.states_by_id()["review"] == "done"
+
+
+# ------------------------------------------------------------------ polish (issue 12)
+
+
+async def test_progress_is_scaled_to_the_supersteps_done_not_the_limit() -> None:
+    run = chain(3).start(0)  # max_supersteps is 8: "3 / 8" looked empty
+    widget = live_run(run)
+    await widget.wait()
+    assert run.superstep == 3
+    assert (widget.progress.value, widget.progress.max) == (3, 3)
+    assert "3</span> superstep(s) done" in widget.status.value
+
+
+async def test_outputs_start_open() -> None:
+    widget = live_run(chain(2).start(0))
+    await widget.wait()
+    assert widget.sections.titles[widget.sections.selected_index] == "Outputs"
+
+
+async def test_a_stepped_run_says_paused_not_running() -> None:
+    run = chain(3).start(0)
+    s = Stepper(run)
+    s.step_button.click()
+    await s.last_task
+    assert run.status == "running"
+    assert 'data-status="paused"' in s.status.value
+    live = LiveRunWidget(run, drive_run=False)
+    assert 'data-status="paused"' in live.status.value
+    live.start()
+    await live.wait()
+    assert 'data-status="completed"' in live.status.value
+
+
+@dataclass
+class Approval:
+    approved: bool = False
+    reason: str = ""
+    budget: int = 0
+
+
+def _approval_flow() -> Any:
+    @executor(id="plan")
+    async def plan(topic: str, ctx: WorkflowContext[None, str]) -> None:
+        answer = await ctx.request_info(
+            Approval(approved=False, reason="draft ok?", budget=5), response_type=Approval
+        )
+        await ctx.yield_output(f"{topic}: {answer.approved} {answer.reason} {answer.budget}")
+
+    return WorkflowBuilder(name="budget", start=plan).build()
+
+
+async def test_card_grammar_and_an_edit_form_that_starts_from_the_request() -> None:
+    run = _approval_flow().start("trip")
+    await run.until_idle()
+    card = next(iter(ApprovalPanel(run).cards.values()))
+    assert "asks for an <code>Approval</code>" in card.header.value
+    assert card.form.inputs["approved"].value is True  # Submit of an untouched form approves
+    assert card.form.inputs["budget"].value == 5
+    shown = [getattr(c, "description", "") for c in card.form.box.children]
+    assert "reason" not in shown  # one reason box: the card's
+    assert card.reason.value == "draft ok?"
+    card.reason.value = "fine"
+    card.form.inputs["budget"].value = 7
+    card.submit.click()
+    await card.last_task
+    await run.until_idle()
+    assert run.outputs == ["trip: True fine 7"]
+
+
+async def test_answering_from_approvals_keeps_step_through() -> None:
+    run = approval_workflow(bool).start("cats")
+    s = Stepper(run)
+    while run.status != "waiting":
+        s.step_button.click()
+        await s.last_task
+    step = run.superstep
+    card = next(iter(run.approvals().cards.values()))
+    card.approve.click()
+    await card.last_task
+    await asyncio.sleep(0.05)
+    assert driver_of(run) is None and run.superstep == step  # nothing ran on by itself
+    s.redraw()
+    assert not s.step_button.disabled
+    s.step_button.click()
+    await s.last_task
+    assert run.superstep == step + 1
+
+
+async def test_agent_tokens_stream_into_the_live_widget() -> None:
+    from agentic_nb.agents import AgentExecutor, ChatAgent
+    from agentic_nb.llm import ScriptedChatClient
+
+    bot = AgentExecutor(ChatAgent(ScriptedChatClient(["Hello there, streaming world"]), name="bot"))
+    run = WorkflowBuilder(name="talk", start=bot).build().start("hi")
+    live = LiveRunWidget(run, drive_run=False)
+    seen: list[tuple[str, str]] = []
+
+    def on_event(ev: Any) -> None:  # look at the widget while the agent is still talking
+        if ev.type == "AgentRunUpdate" and getattr(ev, "text", ""):
+            live.redraw()
+            seen.append((live.tracker.states()["bot"], live.stream.value))
+
+    run.subscribe(on_event)
+    live.start()
+    await live.wait()
+    assert len(seen) > 1, "the scripted client streamed more than one chunk"
+    state, first = seen[0]
+    assert state == "running" and 'data-agent="bot"' in first and "▌" in first
+    assert "Hello there, streaming world" not in first  # only part of it so far
+    assert "Hello there, streaming world" in live.stream.value

@@ -3,7 +3,9 @@
 Runs the ``chain`` workload of ``compare.py`` (1,000 trivial executors) in fresh
 subprocesses, alternating between two copies of the package — ``--base`` (the code
 before the change, e.g. ``git archive <commit> agentic_nb | tar -x -C DIR``) and
-this worktree — so load on the machine hits both alike. Optionally a third variant
+this worktree — so load on the machine hits both alike. It times process CPU
+time per run (``time.process_time``), which the other processes of a loaded machine
+disturb far less than wall time. Optionally a third variant
 runs this worktree with ``agentic_nb.otel.instrument()`` on (SDK, in-memory exporter).
 
 Usage::
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +37,7 @@ def worker(code: str, reps: int, traced: bool) -> None:
         agentic_nb.__file__
     )
     from _workloads_agentic_nb import make_case
-    from _workloads_common import Sizes, prepare, timed_runs
+    from _workloads_common import Sizes, prepare
 
     if traced:
         from opentelemetry.sdk.trace import TracerProvider
@@ -51,7 +55,15 @@ def worker(code: str, reps: int, traced: bool) -> None:
     async def go() -> list[float]:
         info = await prepare(case, 3, 60.0)
         assert info.get("status") == "ok", info
-        return await timed_runs(case, reps)
+        # CPU time of this process per run: what the code costs, far less disturbed
+        # than wall time by the other processes of a loaded machine.
+        samples = []
+        for _ in range(reps):
+            gc.collect()
+            t = time.process_time()
+            await case.run()
+            samples.append((time.process_time() - t) * 1000.0)
+        return samples
 
     print(json.dumps(asyncio.run(go())))
 
@@ -84,7 +96,7 @@ def main() -> None:
             samples[name].extend(got)
             round_medians[name].append(statistics.median(got))
     base = statistics.median(samples["before"])
-    print(f"chain-1000, {args.rounds} interleaved rounds x {args.reps} runs per variant")
+    print(f"chain-1000, CPU ms per run, {args.rounds} interleaved rounds x {args.reps} runs each")
     head = ("variant", "median ms", "p25", "p75", "rounds min-max", "vs before")
     print(f"{head[0]:26} {head[1]:>10} {head[2]:>8} {head[3]:>8} {head[4]:>18} {head[5]:>10}")
     for name, xs in samples.items():

@@ -11,6 +11,7 @@ invocations have spans of their own (``superstep {n}``, ``executor {id}``) with
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -260,9 +261,21 @@ class RunTracer:
     def drive_ended(self) -> None:
         span = self.span
         run = self.run
-        if span is None or run.status not in (*TERMINAL, "waiting"):
+        if span is None:
             return
         trace = self.inst.trace
+        if run.status not in (*TERMINAL, "waiting"):
+            # Called from the driver's ``finally``: an exception escaping the drive
+            # (the caller's task cancelled, an engine bug) ends the span as an error.
+            escaping = sys.exc_info()[1]
+            if escaping is None:
+                return  # stepped, still running: the span stays open
+            _error(trace, span, escaping)
+            span.set_attribute("agentic_nb.status", run.status)
+            self.previous = span.get_span_context()
+            self.span = None
+            span.end()
+            return
         span.set_attribute("agentic_nb.status", run.status)
         span.set_attribute("agentic_nb.supersteps", run.superstep)
         if run.status in ("failed", "cancelled"):

@@ -281,3 +281,36 @@ async def test_a_sub_workflow_run_nests_under_the_parent_executor(exporter) -> N
     child_root = by_name(spans, "invoke_workflow child")
     assert parent_of(spans, child_root) is by_name(spans, "executor sub")
     assert parent_of(spans, by_name(spans, "executor inner_step")).name == "superstep 0"
+
+
+async def test_a_stepped_run_keeps_one_workflow_span_until_it_ends(exporter) -> None:
+    run = build_plain().start("x")
+    await run.step()
+    assert all_named(exporter.get_finished_spans(), "invoke_workflow plain") == []
+    await run.step()
+    spans = exporter.get_finished_spans()
+    root = by_name(spans, "invoke_workflow plain")
+    assert [parent_of(spans, by_name(spans, f"superstep {n}")) for n in (0, 1)] == [root, root]
+
+
+async def test_a_drive_cancelled_from_outside_ends_the_workflow_span_as_an_error(
+    exporter,
+) -> None:
+    started = asyncio.Event()
+
+    @executor(id="slow")
+    async def slow(x: int, ctx: WorkflowContext[None, int]) -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    run = WorkflowBuilder(name="slow", start=slow).build().start(1)
+    task = asyncio.ensure_future(run.until_idle())
+    await started.wait()
+    task.cancel()  # the caller goes away (not run.cancel())
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    root = by_name(exporter.get_finished_spans(), "invoke_workflow slow")
+    assert root.status.status_code == StatusCode.ERROR
+    assert root.attributes["error.type"] == "CancelledError"

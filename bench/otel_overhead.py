@@ -97,13 +97,16 @@ def main() -> None:
             round_medians[name].append(statistics.median(got))
     base = statistics.median(samples["before"])
     print(f"chain-1000, CPU ms per run, {args.rounds} interleaved rounds x {args.reps} runs each")
-    head = ("variant", "median ms", "p25", "p75", "rounds min-max", "vs before")
-    print(f"{head[0]:26} {head[1]:>10} {head[2]:>8} {head[3]:>8} {head[4]:>18} {head[5]:>10}")
+    head = ("variant", "median ms", "p25", "p75", "min", "rounds min-max", "vs before")
+    print(
+        f"{head[0]:26} {head[1]:>10} {head[2]:>8} {head[3]:>8} {head[4]:>8} {head[5]:>18} "
+        f"{head[6]:>10}"
+    )
     for name, xs in samples.items():
         q = statistics.quantiles(xs, n=4)
         rm = round_medians[name]
         print(
-            f"{name:26} {statistics.median(xs):10.2f} {q[0]:8.2f} {q[2]:8.2f} "
+            f"{name:26} {statistics.median(xs):10.2f} {q[0]:8.2f} {q[2]:8.2f} {min(xs):8.2f} "
             f"{min(rm):8.2f}-{max(rm):<9.2f} {statistics.median(xs) / base - 1:+10.1%}"
         )
     # Paired per round (the two variants of a round ran back to back under the same load).

@@ -17,10 +17,12 @@ Example::
 """
 
 from agentic_nb.workflow import (
+    Budget,
     Case,
     Default,
     Executor,
     ExecutorKind,
+    Prices,
     RetryPolicy,
     Run,
     StepReport,
@@ -38,10 +40,12 @@ from agentic_nb.workflow import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Budget",
     "Case",
     "Default",
     "Executor",
     "ExecutorKind",
+    "Prices",
     "RetryPolicy",
     "Run",
     "StepReport",

@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
 
+from agentic_nb import _instrumentation
+
 from ._thread import AgentThread
 from ._tools import FunctionTool
 from ._types import AgentResponse, AgentRunUpdate
@@ -127,7 +129,11 @@ class BaseAgent(ABC):
             store = options.pop("background_store", None)
             return await start_background(self, messages, thread=thread, store=store, **options)
         final: AgentResponse | None = None
-        async for update in self._updates(messages, thread=thread, stream=False, **options):
+        updates = self._updates(messages, thread=thread, stream=False, **options)
+        inst = _instrumentation.ACTIVE
+        if inst is not None:
+            updates = inst.agent_updates(self, updates, messages, thread)
+        async for update in updates:
             if update.done:
                 final = update.response
         if final is None:  # pragma: no cover - _updates always ends with a done update
@@ -138,7 +144,11 @@ class BaseAgent(ABC):
         self, messages: Any = None, *, thread: AgentThread | None = None, **options: Any
     ) -> AsyncIterator[AgentRunUpdate]:
         """Stream :class:`AgentRunUpdate` chunks; the last one has ``done=True``."""
-        async for update in self._updates(messages, thread=thread, stream=True, **options):
+        updates = self._updates(messages, thread=thread, stream=True, **options)
+        inst = _instrumentation.ACTIVE
+        if inst is not None:
+            updates = inst.agent_updates(self, updates, messages, thread)
+        async for update in updates:
             yield update
 
     @abstractmethod

@@ -23,6 +23,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from agentic_nb import _instrumentation
 from agentic_nb.llm import (
     ChatClient,
     ChatMessage,
@@ -161,6 +162,7 @@ class ChatAgent(BaseAgent):
         status, detail = COMPLETED, ""
         value: Any = None
         model: str | None = None
+        calls_made = 0
         while True:
             request = [*prefix, *view, *produced]
             if stream:
@@ -178,6 +180,7 @@ class ChatAgent(BaseAgent):
                     )
             else:
                 response = await self.client.get_response(request, **call_options)
+            calls_made += 1
             usage = usage + response.usage
             model = response.model or model
             message = _authored(response, self.name)
@@ -201,7 +204,7 @@ class ChatAgent(BaseAgent):
                 produced.append(ChatMessage("tool", contents=list(skipped)))
                 break
             rounds += 1
-            results = await asyncio.gather(*(self._call_tool(c) for c in calls))
+            results = await asyncio.gather(*(self._run_tool(c) for c in calls))
             produced.append(ChatMessage("tool", contents=list(results)))
             for r in results:
                 yield self._update(role="tool", tool_result=r)
@@ -214,7 +217,7 @@ class ChatAgent(BaseAgent):
             status=status,
             status_detail=detail,
             thread_id=thread.id,
-            metadata={"model": model, "tool_rounds": rounds},
+            metadata={"model": model, "tool_rounds": rounds, "model_calls": calls_made},
         )
         await thread.add_messages([*new, *produced])
         if self.memory is not None:
@@ -223,6 +226,13 @@ class ChatAgent(BaseAgent):
 
     def _update(self, **fields: Any) -> AgentRunUpdate:
         return AgentRunUpdate(agent_id=self.id, author_name=self.name, **fields)
+
+    async def _run_tool(self, call: ToolCallContent) -> ToolResultContent:
+        inst = _instrumentation.ACTIVE
+        if inst is None:
+            return await self._call_tool(call)
+        result: ToolResultContent = await inst.tool(self, call, lambda: self._call_tool(call))
+        return result
 
     async def _call_tool(self, call: ToolCallContent) -> ToolResultContent:
         tool = self._by_name.get(call.name)

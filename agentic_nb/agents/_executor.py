@@ -179,6 +179,7 @@ class AgentExecutor(Executor):
                 output_tokens=usage.output_tokens,
                 total_tokens=usage.total_tokens,
                 model=response.metadata.get("model"),
+                model_calls=response.metadata.get("model_calls", 0),
             )
         )
         out = AgentExecutorResponse(self.id, response, [*messages, *response.messages])

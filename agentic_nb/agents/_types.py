@@ -155,3 +155,5 @@ class AgentUsage(WorkflowEvent):
     output_tokens: int = 0
     total_tokens: int = 0
     model: str | None = None
+    #: Model calls the invocation made (tool rounds + 1 for a ChatAgent; 0: unknown).
+    model_calls: int = 0

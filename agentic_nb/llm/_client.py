@@ -24,6 +24,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from agentic_nb import _instrumentation
+
 from ._errors import (
     AuthenticationError,
     ChatClientError,
@@ -217,6 +219,13 @@ class ChatClient(ABC):
         With ``response_format`` the parsed value is in ``response.value``.
         """
         request = self.build_request(messages, **options)
+        inst = _instrumentation.ACTIVE
+        if inst is not None:
+            traced: ChatResponse = await inst.chat(self, request, lambda: self._respond(request))
+            return traced
+        return await self._respond(request)
+
+    async def _respond(self, request: ChatRequest) -> ChatResponse:
         attempt = 0
         while True:
             attempt += 1
@@ -238,6 +247,15 @@ class ChatClient(ABC):
         """Stream the answer chunk by chunk. A failure before the first chunk is
         retried; a failure after it is raised (the partial answer is already out)."""
         request = self.build_request(messages, **options)
+        inst = _instrumentation.ACTIVE
+        if inst is not None:
+            async for u in inst.chat_stream(self, request, self._stream_updates(request)):
+                yield u
+            return
+        async for u in self._stream_updates(request):
+            yield u
+
+    async def _stream_updates(self, request: ChatRequest) -> AsyncIterator[ChatResponseUpdate]:
         attempt = 0
         while True:
             attempt += 1

@@ -16,6 +16,7 @@ Graph exports (``workflow_to_dot`` needs nothing; SVG needs the graphviz
     ['hi']
 """
 
+from ._cost import COST_COLUMNS, USAGE_COLUMNS, cost_chart, cost_table, usage_table
 from ._dot import workflow_to_dot
 from ._export import workflow_to_mermaid, workflow_to_networkx
 from ._frames import (
@@ -34,13 +35,17 @@ from ._tracker import STATE_COLORS, STATES, RunTracker
 
 __all__ = [
     "COLUMNS",
+    "COST_COLUMNS",
     "SHOWN",
     "STATES",
     "STATE_COLORS",
+    "USAGE_COLUMNS",
     "GraphvizNotFoundError",
     "RunTracker",
     "TimelineChart",
     "compact_view",
+    "cost_chart",
+    "cost_table",
     "durations_summary",
     "events_to_dataframe",
     "executor_timeline",
@@ -48,6 +53,7 @@ __all__ = [
     "retries_and_failures",
     "superstep_summary",
     "timeline_chart",
+    "usage_table",
     "workflow_to_dot",
     "workflow_to_mermaid",
     "workflow_to_networkx",

@@ -145,6 +145,7 @@ async def run_agent(
             output_tokens=u.output_tokens,
             total_tokens=u.total_tokens,
             model=final.metadata.get("model"),
+            model_calls=final.metadata.get("model_calls", 0),
         )
     )
     return final

@@ -10,6 +10,7 @@ Example::
     ['hello you']
 """
 
+from ._budget import Budget
 from ._builder import WorkflowBuilder, WorkflowBuilderWarning
 from ._checkpoint import (
     DEFAULT_KEEP_LAST,
@@ -60,6 +61,7 @@ from ._lease import AnswerConflictError, Lease, LeaseLostError, RunLockedError
 from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
 from ._runner import Run, WorkflowCancelled
 from ._subworkflow import SubWorkflowError, WorkflowExecutor
+from ._usage import Prices, RunUsage
 from ._workflow import Workflow
 from .codec import CodecError, register_checkpoint_type
 
@@ -68,6 +70,7 @@ __all__ = [
     "AgentRunUpdate",
     "AnswerConflictError",
     "Attempt",
+    "Budget",
     "Case",
     "Checkpoint",
     "CheckpointCorruptError",
@@ -102,6 +105,7 @@ __all__ = [
     "MessageUndelivered",
     "Output",
     "PendingRequestInfo",
+    "Prices",
     "QueuedMessage",
     "RequestAnswered",
     "RequestError",
@@ -112,6 +116,7 @@ __all__ = [
     "RunLockedError",
     "RunStateError",
     "RunSummary",
+    "RunUsage",
     "StepReport",
     "SubWorkflowError",
     "SuperstepCompleted",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
 from ._events import EventLog, FanInWaiting, MessageSent, WorkflowEvent
+from ._usage import RunUsage
 
 T = TypeVar("T")
 
@@ -79,6 +80,19 @@ class WorkflowResult:
     diagnostics: list[str] = field(default_factory=list)
     pending_requests: list[PendingRequestInfo] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    _usage_before: RunUsage | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def usage(self) -> RunUsage:
+        """Tokens and model calls the run's agents used (from its ``AgentUsage`` events;
+        a resumed run adds what it used before). ``result.usage.cost(prices)`` prices it.
+
+        Example::
+
+            >>> WorkflowResult(run_id="r", status="completed").usage.total_tokens
+            0
+        """
+        return RunUsage.of(self.events, base=self._usage_before)
 
     @property
     def is_success(self) -> bool:

@@ -23,7 +23,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agentic_nb import _instrumentation
+
 from . import _display
+from ._budget import Budget, BudgetMeter
 from ._context import Attempt, AttemptRecord, PendingRequest, WorkflowContext, check_response
 from ._errors import RequestError, RunStateError
 from ._events import (
@@ -47,6 +50,7 @@ from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResu
 from ._routing import Delivery, Router
 from ._superstep import TERMINAL, Engine, Slot
 from ._typing import type_name
+from ._usage import RunUsage
 from .codec import CodecError
 
 if TYPE_CHECKING:
@@ -99,6 +103,7 @@ class Run:
         run_id: str | None = None,
         event_sinks: Iterable[Any] = (),
         checkpoint_storage: Any = None,
+        budget: Budget | None = None,
     ) -> None:
         self.workflow = workflow
         self._run_id: str = run_id or uuid.uuid4().hex[:16]
@@ -137,6 +142,10 @@ class Run:
         self._router = Router(self)
         self._journal = Journal(self, self.storage)
         self._engine = Engine(self)
+        self._budget = BudgetMeter(budget) if budget is not None else None
+        self._usage_before: RunUsage | None = None  # what a resumed run used before
+        inst = _instrumentation.ACTIVE  # tracing: one read per run, nothing when off
+        self._tracer: Any = inst.for_run(self) if inst is not None else None
 
     @property
     def run_id(self) -> str:
@@ -363,6 +372,7 @@ class Run:
             diagnostics=list(self.diagnostics),
             pending_requests=self.pending_requests,
             state=dict(self._state),
+            _usage_before=self._usage_before,
         )
 
     def can_progress(self) -> bool:

@@ -131,7 +131,13 @@ class Engine:
         """Under the run's lock: one superstep (``limit=1``) or as many as can run."""
         run = self.run
         self.driver = asyncio.current_task()
+        tracer = run._tracer
+        if tracer is not None:
+            tracer.drive_started()
         try:
+            meter = run._budget
+            if meter is not None and not meter.primed:
+                await meter.prime(run)
             if limit is None:
                 while self.can_progress():
                     await self.superstep(until_idle=True)
@@ -153,6 +159,8 @@ class Engine:
                 run.diagnostics.append(f"could not store the cancellation: {exc}")
         finally:
             self.driver = None
+            if tracer is not None:
+                tracer.drive_ended()
             if run._pull_sinks:
                 run._wake_sinks()
 
@@ -183,7 +191,10 @@ class Engine:
             else:
                 runnable = self.reopen(open_)
             run.status = "running"
-            await self.run_slots(open_, runnable)
+            if run._tracer is None:
+                await self.run_slots(open_, runnable)
+            else:
+                await run._tracer.run_slots(self, open_, runnable)
             failed = self.settle(open_)
             if failed is None:  # waiting for answers, or the barrier failed
                 if journal.unsaved:
@@ -217,6 +228,11 @@ class Engine:
                 f"for: {queued}. Raise max_supersteps or check for a cycle without exit.",
             )
             return None
+        if run._budget is not None:
+            reason = run._budget.check(run)
+            if reason is not None:
+                run._fail("BudgetExceeded", reason)
+                return None
         run.status = "running"
         pending = router.take()
         execs = run._executors
@@ -383,6 +399,7 @@ class Engine:
             history = run._attempts[ex_id] = []
         journal = run._journal
         durable = journal.active
+        tracer = run._tracer
         attempt = 0
         if journal.attempts:  # failed attempts recorded before a restart still count
             attempt = journal.attempts.pop((run.superstep, ex_id, slot.next), 0)
@@ -396,7 +413,9 @@ class Engine:
             first_event = len(run._event_list) if durable else 0
             exc: BaseException | None = None
             try:
-                if spec.is_async and ex.timeout is None:
+                if tracer is not None:
+                    await tracer.call(self, ex, spec, message, ctx)
+                elif spec.is_async and ex.timeout is None:
                     # The common case, without an extra coroutine frame.
                     if spec.bound:
                         if spec.takes_ctx:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from . import _display
+from ._budget import Budget
 from ._checkpoint import CheckpointError
 from ._durable import new_run_id, restore
 from ._edges import DirectEdge, EdgeGroup, FanInEdge, SwitchEdge
@@ -168,10 +169,15 @@ class Workflow:
         run_id: str | None = None,
         event_sinks: Iterable[Any] = (),
         checkpoint_storage: Any = None,
+        budget: Budget | None = None,
     ) -> Run:
         """Create a :class:`Run` with ``input`` queued for the start executor (nothing runs yet)."""
         run = Run(
-            self, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
+            self,
+            run_id=run_id,
+            event_sinks=event_sinks,
+            checkpoint_storage=checkpoint_storage,
+            budget=budget,
         )
         run._begin(input)
         return run
@@ -183,10 +189,15 @@ class Workflow:
         run_id: str | None = None,
         event_sinks: Iterable[Any] = (),
         checkpoint_storage: Any = None,
+        budget: Budget | None = None,
     ) -> WorkflowResult:
         """Run until completed, waiting for input, failed or cancelled."""
         run = self.start(
-            input, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
+            input,
+            run_id=run_id,
+            event_sinks=event_sinks,
+            checkpoint_storage=checkpoint_storage,
+            budget=budget,
         )
         return await run.until_idle()
 
@@ -197,10 +208,15 @@ class Workflow:
         run_id: str | None = None,
         event_sinks: Iterable[Any] = (),
         checkpoint_storage: Any = None,
+        budget: Budget | None = None,
     ) -> AsyncIterator[WorkflowEvent]:
         """Run and yield every event as it happens."""
         run = self.start(
-            input, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
+            input,
+            run_id=run_id,
+            event_sinks=event_sinks,
+            checkpoint_storage=checkpoint_storage,
+            budget=budget,
         )
         async for ev in run.stream():
             yield ev
@@ -212,6 +228,7 @@ class Workflow:
         run_id: str | None = None,
         event_sinks: Iterable[Any] = (),
         checkpoint_storage: Any = None,
+        budget: Budget | None = None,
     ) -> WorkflowResult:
         """Blocking ``run`` for scripts and consoles; inside a running event loop
         (e.g. a notebook cell without ``await``) it runs on a private thread.
@@ -222,7 +239,11 @@ class Workflow:
         with ``wf.resume(run_id)``.
         """
         run = self.start(
-            input, run_id=run_id, event_sinks=event_sinks, checkpoint_storage=checkpoint_storage
+            input,
+            run_id=run_id,
+            event_sinks=event_sinks,
+            checkpoint_storage=checkpoint_storage,
+            budget=budget,
         )
         try:
             asyncio.get_running_loop()
@@ -283,6 +304,7 @@ class Workflow:
         allow_graph_change: bool = False,
         event_sinks: Iterable[Any] = (),
         reopen: bool = False,
+        budget: Budget | None = None,
     ) -> Run:
         """Continue a run from its latest checkpoint (or from ``checkpoint_id``).
 
@@ -292,10 +314,12 @@ class Workflow:
 
         Finished deliveries recorded in the run's journal are replayed, not re-run;
         recorded answers are replayed to ``request_info`` in call order and only
-        unanswered requests are asked again. ``responses={request_id: value}``
-        answers pending requests on load. Resuming from a checkpoint that is not the
-        run's latest starts a fork (a new run) instead. The returned run is restored
-        lazily: ``run = await wf.resume(...)`` or any ``step``/``until_idle`` loads it.
+        unanswered requests are asked again. ``budget=Budget(...)`` caps the resumed run
+        (what it used before counts: resume a run a budget stopped with a larger one).
+        ``responses={request_id: value}`` answers pending requests on load. Resuming
+        from a checkpoint that is not the run's latest starts a fork (a new run)
+        instead. The returned run is restored lazily: ``run = await wf.resume(...)`` or
+        any ``step``/``until_idle`` loads it.
 
         Example::
 
@@ -320,7 +344,11 @@ class Workflow:
         if run_id is None and checkpoint_id is None:
             raise ValueError("resume needs run_id= or checkpoint_id=")
         run = Run(
-            self, run_id=run_id or new_run_id(), event_sinks=event_sinks, checkpoint_storage=store
+            self,
+            run_id=run_id or new_run_id(),
+            event_sinks=event_sinks,
+            checkpoint_storage=store,
+            budget=budget,
         )
 
         async def load() -> None:

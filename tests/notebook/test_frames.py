@@ -167,5 +167,8 @@ def test_df_plot_works_with_the_notebook_extra() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.figure()  # pandas draws on the current figure: start from a new one
     ax = durations_summary(chain(3).run_sync(0))["total_ms"].plot.bar()
     assert len(ax.patches) == 3

@@ -41,6 +41,7 @@ from ._background import (
     poll,
     resume_stream,
     set_default_background_store,
+    start_background,
     wait,
 )
 from ._base import Agent, BaseAgent
@@ -142,6 +143,7 @@ __all__ = [
     "rank_memories",
     "resume_stream",
     "set_default_background_store",
+    "start_background",
     "tool",
     "tool_result_text",
     "wait",

@@ -56,6 +56,7 @@ __all__ = [
     "poll",
     "resume_stream",
     "set_default_background_store",
+    "start_background",
     "wait",
 ]
 

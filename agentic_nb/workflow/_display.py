@@ -37,6 +37,12 @@ def approvals(run: Run) -> Any:
     return make(run)
 
 
+async def start_background(wf: Workflow, input: Any, store: Any, **options: Any) -> Any:
+    from agentic_nb.agents import start_background as start
+
+    return await start(wf, input, store=store, **options)
+
+
 def graph_view(target: Workflow | Run) -> Any:
     from agentic_nb.widgets import GraphView
 

@@ -9,7 +9,7 @@ import json
 import signal
 import threading
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 from . import _display
 from ._budget import Budget
@@ -182,6 +182,7 @@ class Workflow:
         run._begin(input)
         return run
 
+    @overload
     async def run(
         self,
         input: Any,
@@ -190,8 +191,49 @@ class Workflow:
         event_sinks: Iterable[Any] = (),
         checkpoint_storage: Any = None,
         budget: Budget | None = None,
-    ) -> WorkflowResult:
-        """Run until completed, waiting for input, failed or cancelled."""
+        background: Literal[False] = False,
+        background_store: Any = None,
+    ) -> WorkflowResult: ...
+    @overload
+    async def run(
+        self,
+        input: Any,
+        *,
+        run_id: str | None = None,
+        event_sinks: Iterable[Any] = (),
+        checkpoint_storage: Any = None,
+        budget: Budget | None = None,
+        background: Literal[True],
+        background_store: Any = None,
+    ) -> Any: ...
+    async def run(
+        self,
+        input: Any,
+        *,
+        run_id: str | None = None,
+        event_sinks: Iterable[Any] = (),
+        checkpoint_storage: Any = None,
+        budget: Budget | None = None,
+        background: bool = False,
+        background_store: Any = None,
+    ) -> Any:
+        """Run until completed, waiting for input, failed or cancelled (a
+        :class:`WorkflowResult`).
+
+        With ``background=True`` return a ``ContinuationToken`` at once instead: the run
+        goes on in a task of this process, its chunks and outputs kept in a durable store
+        (``background_store``; see ``agentic_nb.agents.poll``).
+        """
+        if background:
+            return await _display.start_background(
+                self,
+                input,
+                background_store,
+                run_id=run_id,
+                event_sinks=event_sinks,
+                checkpoint_storage=checkpoint_storage,
+                budget=budget,
+            )
         run = self.start(
             input,
             run_id=run_id,

@@ -188,7 +188,7 @@ async def test_a_workflow_runs_in_the_background_with_the_same_token(
         raise RuntimeError("disk full")
 
     wf = WorkflowBuilder(name="drafting", start=writer).build()
-    token = await start_background(wf, "write", store=store)
+    token = await wf.run("write", background=True, background_store=store)  # the same token
     status = await wait(str(token), timeout=30)
     assert status.status == "completed" and status.run_status == "completed"
     assert status.response is not None and "a fine draft" in status.response.text

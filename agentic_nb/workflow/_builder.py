@@ -20,7 +20,7 @@ from ._edges import (
     describe_callable,
 )
 from ._errors import WorkflowValidationError
-from ._executor import Executor
+from ._executor import Executor, RetryPolicy
 from ._typing import could_flow, type_name
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class WorkflowBuilder:
     Executors may be given as objects or by id (an id must belong to an executor
     given somewhere else in the builder). ``build()`` validates the whole graph
     and raises one :class:`WorkflowValidationError` listing every problem.
+    ``retry`` is the default :class:`RetryPolicy` of every executor given none of its
+    own (an executor's own policy always wins).
 
     Example::
 
@@ -91,6 +93,7 @@ class WorkflowBuilder:
         checkpoint_every: int | None = 1,
         event_sinks: Iterable[Any] = (),
         description: str = "",
+        retry: RetryPolicy | None = None,
     ) -> None:
         if max_supersteps < 1:
             raise ValueError(f"max_supersteps must be >= 1, got {max_supersteps}")
@@ -100,6 +103,9 @@ class WorkflowBuilder:
         self.checkpoint_storage = checkpoint_storage
         self.checkpoint_every = checkpoint_every
         self.event_sinks = list(event_sinks)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"WorkflowBuilder retry= needs a RetryPolicy, got {retry!r}")
+        self.retry = retry
         self._executors: dict[str, Executor] = {}
         self._problems: list[str] = []
         self._edges: list[EdgeGroup] = []
@@ -290,6 +296,7 @@ class WorkflowBuilder:
             event_sinks=self.event_sinks,
             description=self.description,
             warnings=warns,
+            retry=self.retry,
         )
 
     def validate(self) -> tuple[list[str], list[str]]:

@@ -165,6 +165,8 @@ class Executor:
         if kind is not None:
             self.kind = ExecutorKind(kind)
         self.retry: RetryPolicy = retry or NO_RETRY
+        #: False when no policy was given: the workflow's default ``retry`` then applies.
+        self.retry_explicit = retry is not None
         if timeout is not None and timeout <= 0:
             raise ValueError(f"executor {self.id!r}: timeout must be > 0 seconds, got {timeout}")
         self.timeout: float | None = timeout

@@ -452,7 +452,8 @@ class Engine:
                 if durable:
                     journal.failure(slot, error, dur)
                     await journal.flush()
-                retry = ex.retry.should_retry(exc, attempt)
+                policy = run.workflow.retry_for(ex)
+                retry = policy.should_retry(exc, attempt)
                 run._emit(
                     ExecutorFailed(
                         attempt=attempt,
@@ -464,7 +465,7 @@ class Engine:
                     ex_id,
                 )
                 if retry:
-                    delay = ex.retry.delay(attempt)
+                    delay = policy.delay(attempt)
                     if delay > 0:
                         await asyncio.sleep(delay)
                     continue

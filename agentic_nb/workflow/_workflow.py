@@ -18,7 +18,7 @@ from ._durable import new_run_id, restore
 from ._edges import DirectEdge, EdgeGroup, FanInEdge, SwitchEdge
 from ._errors import RunStateError
 from ._events import WorkflowEvent
-from ._executor import Executor
+from ._executor import Executor, RetryPolicy
 from ._result import WorkflowResult
 from ._runner import Run
 from ._typing import is_plain_container
@@ -54,8 +54,11 @@ class Workflow:
         event_sinks: Iterable[Any] = (),
         description: str = "",
         warnings: Iterable[str] = (),
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.name = name
+        #: The default retry policy of executors that were given none.
+        self.retry = retry
         self.description = description
         self.max_supersteps = max_supersteps
         self.checkpoint_storage = checkpoint_storage
@@ -106,6 +109,12 @@ class Workflow:
     @property
     def edges(self) -> tuple[EdgeGroup, ...]:
         return self._edges
+
+    def retry_for(self, executor: Executor) -> RetryPolicy:
+        """The retry policy that applies to ``executor``: its own, else the workflow's."""
+        if self.retry is None or getattr(executor, "retry_explicit", True):
+            return executor.retry
+        return self.retry
 
     @property
     def start_executor_id(self) -> str:

@@ -60,7 +60,7 @@ from ._file_storage import FileCheckpointStorage
 from ._lease import AnswerConflictError, Lease, LeaseLostError, RunLockedError
 from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
 from ._runner import Run, WorkflowCancelled
-from ._subworkflow import SubWorkflowError, WorkflowExecutor
+from ._subworkflow import SubWorkflowError, SubWorkflowResult, WorkflowExecutor
 from ._usage import Prices, RunUsage
 from ._workflow import Workflow
 from .codec import CodecError, register_checkpoint_type
@@ -119,6 +119,7 @@ __all__ = [
     "RunUsage",
     "StepReport",
     "SubWorkflowError",
+    "SubWorkflowResult",
     "SuperstepCompleted",
     "SuperstepStarted",
     "SwitchEdge",

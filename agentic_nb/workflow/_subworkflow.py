@@ -9,6 +9,7 @@ from ._context import PendingRequest, WorkflowContext
 from ._errors import WorkflowError
 from ._events import RequestAnswered, RequestInfo, WorkflowEvent, WorkflowWaiting
 from ._executor import Executor, ExecutorKind, HandlerSpec
+from .codec import register_checkpoint_type
 
 if TYPE_CHECKING:
     from ._runner import Run
@@ -20,6 +21,30 @@ _PARENT_SAYS = (RequestInfo, RequestAnswered, WorkflowWaiting)
 
 class SubWorkflowError(WorkflowError):
     """The child workflow of a :class:`WorkflowExecutor` failed."""
+
+
+@register_checkpoint_type
+@dataclasses.dataclass
+class SubWorkflowResult:
+    """A summary of one child run, sent on by a :class:`WorkflowExecutor` with
+    ``summary=True`` (and for a failed child with ``on_child_failure="continue"``).
+
+    Example::
+
+        >>> SubWorkflowResult("child", "failed", error="boom").success
+        False
+    """
+
+    workflow: str
+    status: str
+    outputs: list[Any] = dataclasses.field(default_factory=list)
+    error: str | None = None
+    supersteps: int = 0
+    run_id: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.status == "completed"
 
 
 class WorkflowExecutor(Executor):
@@ -52,9 +77,32 @@ class WorkflowExecutor(Executor):
 
     kind = ExecutorKind.ORCHESTRATOR
 
-    def __init__(self, workflow: Workflow, id: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        id: str | None = None,
+        *,
+        on_child_failure: str = "fail",
+        summary: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(id if id is not None else workflow.name, **kwargs)
+        if on_child_failure not in ("fail", "continue"):
+            raise ValueError(
+                f"WorkflowExecutor {self.id!r}: on_child_failure must be 'fail' or 'continue', "
+                f"got {on_child_failure!r}"
+            )
         self.workflow = workflow
+        self.on_child_failure = on_child_failure
+        self.summary = summary
+        # What this executor sends on: the child's outputs, or one summary of the run.
+        outputs = tuple(dict.fromkeys(t for e in workflow.executors for t in e.output_types))
+        if summary:
+            sent: tuple[Any, ...] = (SubWorkflowResult,)
+        elif on_child_failure == "continue":
+            sent = (*outputs, SubWorkflowResult)
+        else:
+            sent = outputs
         start = workflow.executor(workflow.start_executor_id)
         self._handlers = tuple(
             dataclasses.replace(
@@ -64,9 +112,7 @@ class WorkflowExecutor(Executor):
                 is_async=True,
                 takes_ctx=True,
                 bound=False,
-                message_types=tuple(
-                    dict.fromkeys(t for e in workflow.executors for t in e.output_types)
-                ),
+                message_types=sent,
             )
             for h in start.handlers
         )
@@ -109,11 +155,30 @@ class WorkflowExecutor(Executor):
             parent._subruns.pop(child_id, None)
             raise
         parent._subruns.pop(child_id, None)
+        report = SubWorkflowResult(
+            self.workflow.name,
+            result.status,
+            list(result.outputs),
+            result.error,
+            result.supersteps,
+            child.run_id,
+        )
         if result.status != "completed":
-            raise SubWorkflowError(
-                f"child workflow {self.workflow.name!r} of executor {self.id!r} ended "
-                f"{result.status}: {result.error}"
+            if self.on_child_failure == "fail":
+                raise SubWorkflowError(
+                    f"child workflow {self.workflow.name!r} of executor {self.id!r} ended "
+                    f"{result.status}: {result.error}"
+                )
+            await ctx.log(
+                "warning",
+                f"child workflow {self.workflow.name!r} ended {result.status} ({result.error}); "
+                f"going on (on_child_failure='continue')",
             )
+            await ctx.send_message(report)
+            return
+        if self.summary:
+            await ctx.send_message(report)
+            return
         for out in result.outputs:
             await ctx.send_message(out)
 

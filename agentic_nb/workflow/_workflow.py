@@ -367,7 +367,9 @@ class Workflow:
         recorded answers are replayed to ``request_info`` in call order and only
         unanswered requests are asked again. ``budget=Budget(...)`` caps the resumed run
         (what it used before counts: resume a run a budget stopped with a larger one).
-        ``responses={request_id: value}`` answers pending requests on load. Resuming
+        ``responses={request_id: value}`` answers pending requests on load. Without
+        ``run_id`` (and ``checkpoint_id``) the one unfinished run of this workflow in the
+        storage is resumed (an error lists them when there are several). Resuming
         from a checkpoint that is not the run's latest starts a fork (a new run)
         instead. The returned run is restored lazily: ``run = await wf.resume(...)`` or
         any ``step``/``until_idle`` loads it.
@@ -392,8 +394,6 @@ class Workflow:
             [42]
         """
         store = self._storage(storage)
-        if run_id is None and checkpoint_id is None:
-            raise ValueError("resume needs run_id= or checkpoint_id=")
         run = Run(
             self,
             run_id=run_id or new_run_id(),
@@ -414,11 +414,12 @@ class Workflow:
                 elif run.run_id == cp.run_id:
                     run.run_id = new_run_id()  # a fork is a new run, never merged into its parent
             else:
-                assert run_id is not None
-                cp = await store.latest(run_id)
+                rid = run_id if run_id is not None else await self._latest_unfinished(store)
+                run.run_id = rid
+                cp = await store.latest(rid)
                 if cp is None:
                     raise CheckpointError(
-                        f"run {run_id!r} has no checkpoint in {store!r}; was it started with "
+                        f"run {rid!r} has no checkpoint in {store!r}; was it started with "
                         f"this storage?"
                     )
                 fork = False
@@ -431,6 +432,32 @@ class Workflow:
 
         run._loader = load
         return run
+
+    async def _latest_unfinished(self, store: Any) -> str:
+        """The one unfinished run of this workflow in ``store`` (``resume()`` without id)."""
+        if not hasattr(store, "runs"):
+            raise CheckpointError(f"{store!r} cannot list runs: pass the run id, wf.resume(run_id)")
+        open_runs = [
+            r
+            for r in await store.runs(workflow=self.name)
+            if r.status not in ("completed", "failed", "cancelled")
+        ]
+        if not open_runs:
+            raise CheckpointError(
+                f"no unfinished run of workflow {self.name!r} in {store!r}: nothing to resume "
+                f"(start one with wf.start(...))"
+            )
+        if len(open_runs) > 1:
+            listing = "; ".join(
+                f"{r.run_id} ({r.status}, superstep {r.superstep}, "
+                f"{len(r.pending_requests)} pending)"
+                for r in open_runs
+            )
+            raise CheckpointError(
+                f"{len(open_runs)} unfinished runs of workflow {self.name!r} in {store!r}: "
+                f"{listing}; pick one with wf.resume(run_id)"
+            )
+        return str(open_runs[0].run_id)
 
     def fork(
         self,

@@ -283,8 +283,15 @@ class Workflow:
         allow_graph_change: bool = False,
         event_sinks: Iterable[Any] = (),
         reopen: bool = False,
+        take_over: bool = False,
     ) -> Run:
         """Continue a run from its latest checkpoint (or from ``checkpoint_id``).
+
+        One driver per run: loading takes the run's lease (storages that have leases),
+        kept while this process drives it and given back when the run goes idle. While
+        another process holds it, loading raises :class:`RunLockedError` naming that
+        holder; ``take_over=True`` takes the run anyway (the old holder's next write is
+        refused and it stops) — for a holder that hangs or whose lease is stale.
 
         A run that ended (its last checkpoint leaves nothing to run) comes back with its
         terminal status at once; a run stopped with ``run.cancel()`` comes back
@@ -324,6 +331,7 @@ class Workflow:
         )
 
         async def load() -> None:
+            jr = run._journal
             if checkpoint_id is not None:
                 cp = await store.get(checkpoint_id)
                 if cp is None:
@@ -332,6 +340,7 @@ class Workflow:
                 fork = latest is not None and latest.checkpoint_id != cp.checkpoint_id
                 if not fork:
                     run.run_id = cp.run_id
+                    await jr.acquire(take_over=take_over)
                 elif run.run_id == cp.run_id:
                     run.run_id = new_run_id()  # a fork is a new run, never merged into its parent
             else:
@@ -343,12 +352,27 @@ class Workflow:
                         f"this storage?"
                     )
                 fork = False
-            journal = await store.journal(cp.run_id)
-            restore(
-                run, cp, journal, fork=fork, allow_graph_change=allow_graph_change, reopen=reopen
-            )
-            for rid, value in (responses or {}).items():
-                run.answer(rid, value)
+                await jr.acquire(take_over=take_over)
+                cp = await store.latest(run_id) or cp  # what the last driver left, read as holder
+            try:
+                journal = await store.journal(cp.run_id)
+                restore(
+                    run,
+                    cp,
+                    journal,
+                    fork=fork,
+                    allow_graph_change=allow_graph_change,
+                    reopen=reopen,
+                )
+                if not fork:
+                    jr.count = len(journal)
+                for rid, value in (responses or {}).items():
+                    run.answer(rid, value)
+            except BaseException:
+                await jr.release()
+                raise
+            if run.status in ("waiting", "completed", "failed", "cancelled"):
+                await jr.release()  # idle: another process may answer and drive it
 
         run._loader = load
         return run

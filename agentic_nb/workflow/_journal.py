@@ -20,10 +20,11 @@ skips it on its hot path); restoring a run from these records is ``_durable.py``
 
 One driver per run: a journal whose storage hands out leases (``acquire_lease``, see
 ``_lease.py``) holds the run's lease while this process drives it — taken when the
-run first touches storage (a new run's first superstep, ``wf.resume``), renewed at
-each superstep once older than ttl/3 and by a light background task while a
-superstep runs, released when the run goes idle (waiting, completed, failed,
-cancelled) or the :class:`Run` is dropped. Every append and save carries it, so a
+run first touches storage (a new run's first superstep; ``wf.resume`` loads under
+it), renewed at each superstep once older than ttl/3 and by a light background task
+while a superstep runs, released when ``step``/``until_idle`` returns (so a waiting
+or finished run holds none) or the :class:`Run` is dropped. Taking it again first
+checks that no other process wrote to the run meanwhile. Every append and save carries it, so a
 process whose lease was taken over gets :class:`LeaseLostError` and writes nothing
 more. A journal without the lease holds none and answers go through
 ``record_answer_once`` (compare-and-set), so one of two competing answers wins.
@@ -56,7 +57,7 @@ from ._events import (
     RequestAnswered,
     RequestInfo,
 )
-from ._lease import DEFAULT_LEASE_TTL, HOST, Lease, LeaseLostError
+from ._lease import DEFAULT_LEASE_TTL, HOST, Lease, LeaseLostError, RunLockedError
 from ._typing import is_any
 from .codec import _REGISTRY, decode, encode, type_key
 
@@ -366,8 +367,20 @@ class Journal:
         box.renewed_at = time.monotonic()
 
     async def reacquire(self) -> None:
-        """Drive again a run this process let go idle: lease, then check nobody wrote since."""
-        await self.acquire()
+        """Drive again a run this process let go: lease, then check nobody wrote since.
+
+        A lease held briefly elsewhere (another process loading the run) is waited for
+        up to a second; a driver holding it longer raises :class:`RunLockedError`.
+        """
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                await self.acquire()
+                break
+            except RunLockedError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.02)
         known = self.count
         stored = len(await self.storage.journal(self.run.run_id))
         if stored != known:

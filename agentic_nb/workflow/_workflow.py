@@ -287,11 +287,12 @@ class Workflow:
     ) -> Run:
         """Continue a run from its latest checkpoint (or from ``checkpoint_id``).
 
-        One driver per run: loading takes the run's lease (storages that have leases),
-        kept while this process drives it and given back when the run goes idle. While
-        another process holds it, loading raises :class:`RunLockedError` naming that
-        holder; ``take_over=True`` takes the run anyway (the old holder's next write is
-        refused and it stops) — for a holder that hangs or whose lease is stale.
+        One driver per run: the run is loaded under its lease (storages that have
+        leases), and each ``step``/``until_idle`` holds the lease while it drives. While
+        another process drives the run, loading (or driving) raises
+        :class:`RunLockedError` naming that holder; ``take_over=True`` takes the run
+        anyway (the old holder's next write is refused and it stops) — for a holder that
+        hangs. A holder process that died is taken over without asking.
 
         A run that ended (its last checkpoint leaves nothing to run) comes back with its
         terminal status at once; a run stopped with ``run.cancel()`` comes back
@@ -368,11 +369,10 @@ class Workflow:
                     jr.count = len(journal)
                 for rid, value in (responses or {}).items():
                     run.answer(rid, value)
-            except BaseException:
+            finally:
+                # Loaded under the lease (nobody drove it meanwhile); driving takes it again
+                # and first checks that no other process wrote to the run since.
                 await jr.release()
-                raise
-            if run.status in ("waiting", "completed", "failed", "cancelled"):
-                await jr.release()  # idle: another process may answer and drive it
 
         run._loader = load
         return run

@@ -5,6 +5,7 @@ answer per request between REAL processes using the public API (``wf.resume``,
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -270,3 +271,18 @@ async def test_a_run_without_storage_holds_no_lease() -> None:
     run = worker.slow_workflow(None).start({"n": 1, "sleep": 0})
     assert (await run.until_idle()).outputs == [2]
     assert run._journal.box is None and not run._journal.leased
+
+
+async def test_a_dropped_run_gives_its_lease_back(any_store: Any) -> None:
+    store = any_store
+    run_id = await started_run(store, sleep=0)
+    run = worker.slow_workflow(store).resume(run_id)
+    await run._journal.acquire()  # as while driving: this Run holds the run's lease
+    with pytest.raises(RunLockedError):
+        await store.acquire_lease(run_id, "someone-else")
+    del run
+    gc.collect()
+    for _ in range(5):
+        await asyncio.sleep(0.01)  # the release scheduled by the finalizer runs
+    lease = await store.acquire_lease(run_id, "someone-else")
+    assert lease.owner == "someone-else"

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from agentic_nb import WorkflowBuilder, WorkflowContext, executor
 from agentic_nb.nats import LocalNatsServer, NatsKvCheckpointStorage, connect
 from agentic_nb.redis import RedisCheckpointStorage
 from agentic_nb.workflow import (
@@ -286,3 +287,58 @@ async def test_a_dropped_run_gives_its_lease_back(any_store: Any) -> None:
         await asyncio.sleep(0.01)  # the release scheduled by the finalizer runs
     lease = await store.acquire_lease(run_id, "someone-else")
     assert lease.owner == "someone-else"
+
+
+async def test_a_stale_handle_does_not_drive_a_run_another_one_drove(any_store: Any) -> None:
+    """Two handles loaded one unfinished run; the second must not run its tasks again."""
+    store = any_store
+    run_id = await started_run(store, sleep=0)
+    wf = worker.slow_workflow(store)
+    a = await wf.resume(run_id)
+    b = await wf.resume(run_id)  # loaded too (nobody drove it yet)
+    assert (await a.until_idle()).outputs == [42]
+    with pytest.raises(RunStateError, match=r"changed .* by another process"):
+        await b.until_idle()
+    assert await nap_writes(store, run_id) == 1
+    assert b.status == "running" and b.outputs == []  # it ran nothing
+
+
+def answer_while_driving_workflow(store: Any) -> Any:
+    @executor(id="split")
+    async def split(n: int, ctx: WorkflowContext[int]) -> None:
+        await ctx.send_message(n)
+
+    @executor(id="ask")
+    async def ask(n: int, ctx: WorkflowContext[None, int]) -> None:
+        await ctx.yield_output(n + await ctx.request_info("add?", response_type=int))
+
+    @executor(id="slow")
+    async def slow(n: int, ctx: WorkflowContext[None, int]) -> None:
+        assert worker.GATE is not None
+        await worker.GATE.wait()
+
+    return (
+        WorkflowBuilder(name="lease-both", start=split, checkpoint_storage=store)
+        .add_fan_out(split, [ask, slow])
+        .build()
+    )
+
+
+async def test_respond_while_this_process_drives_goes_through_its_lease(any_store: Any) -> None:
+    store = any_store
+    worker.GATE = asyncio.Event()
+    run = answer_while_driving_workflow(store).start(40)
+    driving = asyncio.ensure_future(run.until_idle())
+    for _ in range(500):
+        if run._requests:
+            break
+        await asyncio.sleep(0.01)
+    (rid,) = run._requests
+    assert run._journal.lease is not None  # it is driving
+    # Without the lease the storage would refuse this answer (a live driver holds the run).
+    await run.respond(rid, 2, resume=False)
+    assert [r["v"] for r in await store.journal(run.run_id) if r["k"] == "answer"] == [2]
+    worker.GATE.set()
+    await driving
+    assert (await run.until_idle()).outputs == [42]
+    assert run._journal.lease is None  # idle: given back

@@ -342,3 +342,38 @@ async def test_respond_while_this_process_drives_goes_through_its_lease(any_stor
     await driving
     assert (await run.until_idle()).outputs == [42]
     assert run._journal.lease is None  # idle: given back
+
+
+class NoLeaseStorage:
+    """A third-party storage written before leases: no lease methods, no ``lease=``."""
+
+    def __init__(self) -> None:
+        self.inner = InMemoryCheckpointStorage()
+
+    async def save(self, checkpoint: Any) -> None:
+        await self.inner.save(checkpoint)
+
+    async def get(self, checkpoint_id: str) -> Any:
+        return await self.inner.get(checkpoint_id)
+
+    async def latest(self, run_id: str) -> Any:
+        return await self.inner.latest(run_id)
+
+    async def list(self, run_id: str | None = None) -> Any:
+        return await self.inner.list(run_id)
+
+    async def append(self, run_id: str, record: dict[str, Any]) -> None:
+        await self.inner.append(run_id, record)
+
+    async def journal(self, run_id: str) -> Any:
+        return await self.inner.journal(run_id)
+
+
+async def test_a_storage_without_leases_still_runs_and_resumes() -> None:
+    store = NoLeaseStorage()
+    wf = worker.ask_workflow(store)
+    first = await wf.run("colour?")
+    rid = first.pending_requests[0].request_id
+    run = await wf.resume(first.run_id)
+    assert (await run.respond(rid, "green")).outputs == ["green"]
+    assert run._journal.box is None  # nothing to hold

@@ -440,7 +440,14 @@ class FileCheckpointStorage:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise locked_error(self, run_id, self._owner_record(run_id), os_lock=True) from None
+            # The holder writes its owner record just after taking the lock: name it.
+            holder = self._owner_record(run_id)
+            for _ in range(50):
+                if holder.get("pid") and not holder.get("released"):
+                    break
+                await asyncio.sleep(0.01)
+                holder = self._owner_record(run_id)
+            raise locked_error(self, run_id, holder, os_lock=True) from None
         try:
             token = int(self._owner_record(run_id).get("token", 0)) + 1
             lease = new_lease(run_id, owner, token, ttl)

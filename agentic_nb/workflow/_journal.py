@@ -17,12 +17,29 @@ Journal record kinds (JSON objects, key ``k``):
 
 A :class:`Journal` without storage does nothing (``active`` is false and the engine
 skips it on its hot path); restoring a run from these records is ``_durable.py``.
+
+One driver per run: a journal whose storage hands out leases (``acquire_lease``, see
+``_lease.py``) holds the run's lease while this process drives it — taken when the
+run first touches storage (a new run's first superstep; ``wf.resume`` loads under
+it), renewed at each superstep once older than ttl/3 and by a light background task
+while a superstep runs, released when ``step``/``until_idle`` returns (so a waiting
+or finished run holds none) or the :class:`Run` is dropped. Taking it again first
+checks that no other process wrote to the run meanwhile. Every append and save carries it, so a
+process whose lease was taken over gets :class:`LeaseLostError` and writes nothing
+more. A journal without the lease holds none and answers go through
+``record_answer_once`` (compare-and-set), so one of two competing answers wins.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextlib
 import copy
+import os
+import time
+import uuid
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ._checkpoint import Checkpoint, new_checkpoint_id
@@ -40,6 +57,7 @@ from ._events import (
     RequestAnswered,
     RequestInfo,
 )
+from ._lease import DEFAULT_LEASE_TTL, HOST, Lease, LeaseLostError, RunLockedError
 from ._typing import is_any
 from .codec import _REGISTRY, decode, encode, type_key
 
@@ -110,6 +128,69 @@ def _copy_of(ex: Executor) -> Executor:
     return inst
 
 
+# Release tasks scheduled by a dropped Run (kept referenced until they finish).
+_RELEASING: set[asyncio.Task[Any]] = set()
+
+
+class LeaseBox:
+    """The lease a run holds, apart from the run (a dropped Run releases it)."""
+
+    __slots__ = ("lease", "renewed_at", "renewer")
+
+    def __init__(self) -> None:
+        self.lease: Lease | None = None
+        self.renewed_at = 0.0
+        self.renewer: asyncio.Task[Any] | None = None
+
+    def stop_renewer(self) -> None:
+        task, self.renewer = self.renewer, None
+        if task is not None and not task.done():
+            task.cancel()
+
+
+async def _renew_forever(storage: Any, box: LeaseBox) -> None:
+    """Keep the lease alive while a long superstep runs (references no Run)."""
+    while box.lease is not None:
+        await asyncio.sleep(box.lease.ttl / 3)
+        lease = box.lease
+        if lease is None:
+            return
+        try:
+            box.lease = await storage.renew_lease(lease)
+            box.renewed_at = time.monotonic()
+        except LeaseLostError:
+            return  # the run's next write is refused and stops it
+        except Exception:
+            continue  # a storage hiccup: the next superstep (or tick) retries
+
+
+def _release_dropped(storage: Any, box: LeaseBox) -> None:
+    """Finalizer of a Run: give its lease back (best effort; else it expires after ttl)."""
+    box.stop_renewer()
+    lease, box.lease = box.lease, None
+    if lease is None:
+        return
+    coro = storage.release_lease(lease)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    try:
+        if loop is not None:
+            task = loop.create_task(coro)
+            _RELEASING.add(task)
+            task.add_done_callback(_RELEASING.discard)
+        else:
+            asyncio.run(coro)
+    except Exception:
+        coro.close()
+
+
+def new_owner() -> str:
+    """An owner name for this process's leases: ``host:pid:random``."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class Journal:
     """Writes one run's journal and checkpoints to its storage.
 
@@ -120,18 +201,32 @@ class Journal:
     __slots__ = (
         "active",
         "attempts",
+        "box",
+        "count",
+        "leased",
+        "owner",
         "replay",
         "replay_requests",
         "run",
         "started",
         "storage",
+        "taken",
         "unsaved",
     )
+
+    #: Seconds a lease lives without renewal (renewed every third of it while driven).
+    LEASE_TTL = DEFAULT_LEASE_TTL
 
     def __init__(self, run: Run, storage: Any) -> None:
         self.run = run
         self.storage = storage
         self.active = storage is not None
+        # Storages without leases (third-party ones) are written without them.
+        self.leased = self.active and hasattr(storage, "acquire_lease")
+        self.box: LeaseBox | None = None
+        self.owner = ""
+        self.taken: LeaseLostError | None = None  # set once another owner took the run
+        self.count = 0  # journal records known to this process (written or loaded)
         self.started = False  # the ``graph`` record is written
         self.unsaved: list[dict[str, Any]] = []  # records waiting for the next flush
         # What a restored run finds already done in its open superstep (see _durable).
@@ -218,7 +313,35 @@ class Journal:
         ]
         if events:
             record["ev"] = events
-        await self.storage.append(run.run_id, record)
+        # self.append(record), inlined: this is once per delivery of a durable run.
+        if self.taken is not None:
+            raise self.taken
+        box = self.box
+        lease = None if box is None else box.lease
+        try:
+            if lease is None:
+                await self.storage.append(run.run_id, record)
+            else:
+                await self.storage.append(run.run_id, record, lease=lease)
+        except LeaseLostError as exc:
+            self.lose(exc)
+            raise
+        self.count += 1
+
+    async def append(self, record: dict[str, Any]) -> None:
+        """One journal record, fenced by the lease when this process holds it."""
+        if self.taken is not None:
+            raise self.taken  # never write again once another owner took the run
+        lease = self.lease
+        try:
+            if lease is None:
+                await self.storage.append(self.run.run_id, record)
+            else:
+                await self.storage.append(self.run.run_id, record, lease=lease)
+        except LeaseLostError as exc:
+            self.lose(exc)
+            raise
+        self.count += 1
 
     async def flush(self) -> None:
         """Write the records not stored yet (in order; kept on failure)."""
@@ -227,15 +350,108 @@ class Journal:
         records, self.unsaved = self.unsaved, []
         for i, rec in enumerate(records):
             try:
-                await self.storage.append(self.run.run_id, rec)
+                await self.append(rec)
+            except LeaseLostError:
+                raise  # taken over: what this process did not store is not its to store
             except BaseException:
                 self.unsaved[:0] = records[i:]
                 raise
+
+    # ----------------------------------------------------------------- lease
+    @property
+    def lease(self) -> Lease | None:
+        box = self.box
+        return None if box is None else box.lease
+
+    async def acquire(self, *, take_over: bool = False) -> None:
+        """Hold the run's lease (``RunLockedError`` names the live holder)."""
+        if not self.leased or self.lease is not None:
+            return
+        if self.taken is not None:
+            raise self.taken
+        box = self.box
+        if box is None:
+            box = self.box = LeaseBox()
+            self.owner = new_owner()
+            weakref.finalize(self.run, _release_dropped, self.storage, box)
+        box.lease = await self.storage.acquire_lease(
+            self.run.run_id, self.owner, ttl=self.LEASE_TTL, take_over=take_over
+        )
+        box.renewed_at = time.monotonic()
+
+    async def reacquire(self) -> None:
+        """Drive again a run this process let go: lease, then check nobody wrote since.
+
+        A lease held briefly elsewhere (another process loading the run) is waited for
+        up to a second; a driver holding it longer raises :class:`RunLockedError`.
+        """
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                await self.acquire()
+                break
+            except RunLockedError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.02)
+        known = self.count
+        stored = len(await self.storage.journal(self.run.run_id))
+        if stored != known:
+            await self.release()
+            raise RunStateError(
+                f"run {self.run.run_id!r} was changed in {self.storage!r} by another process "
+                f"since this one loaded it ({known} journal records here, {stored} stored); "
+                f"load it again with wf.resume({self.run.run_id!r}) to continue from there"
+            )
+
+    async def keep_alive(self) -> None:
+        """Renew the lease once older than a third of its ttl (at each superstep)."""
+        box = self.box
+        lease = None if box is None else box.lease
+        if box is None or lease is None:
+            return
+        if time.monotonic() - box.renewed_at > lease.ttl / 3:
+            try:
+                box.lease = await self.storage.renew_lease(lease)
+            except LeaseLostError as exc:
+                self.lose(exc)
+                raise
+            box.renewed_at = time.monotonic()
+
+    def start_renewer(self) -> None:
+        """A light background renewal while this process drives the run."""
+        box = self.box
+        if box is None or box.lease is None or (box.renewer and not box.renewer.done()):
+            return
+        box.renewer = asyncio.get_running_loop().create_task(
+            _renew_forever(self.storage, box), name=f"lease-renewal-{self.run.run_id}"
+        )
+
+    async def release(self) -> None:
+        """Give the lease back (the run is idle: another process may answer and drive it)."""
+        box = self.box
+        if box is None:
+            return
+        box.stop_renewer()
+        lease, box.lease = box.lease, None
+        if lease is not None:
+            with contextlib.suppress(LeaseLostError):
+                await self.storage.release_lease(lease)
+
+    def lose(self, exc: LeaseLostError) -> None:
+        """Another owner took the run over: hold nothing, write nothing from now on."""
+        self.taken = exc
+        self.unsaved = []
+        if self.box is not None:
+            self.box.stop_renewer()
+            self.box.lease = None
 
     # ------------------------------------------------------------ checkpoints
     async def before_step(self) -> None:
         """First call of a run: the ``graph`` record and the initial checkpoint."""
         run = self.run
+        if self.taken is not None:
+            raise self.taken
         if not self.started:
             if await self.storage.latest(run.run_id) is not None:
                 raise RunStateError(
@@ -243,17 +459,28 @@ class Journal:
                     f"would merge two runs' journals; continue it with "
                     f"wf.resume({run.run_id!r}), or start with another run_id (or none)"
                 )
+            if self.leased:
+                await self.acquire()
             wf = run.workflow
-            await self.storage.append(
-                run.run_id,
+            await self.append(
                 {"k": "graph", "workflow": wf.name, "hash": wf.graph_hash, "graph": wf.describe()},
             )
             self.started = True
             await self.flush()
             if run.last_checkpoint_id is None and run._engine.open is None:
                 await self.save_checkpoint("running")
-        elif self.unsaved:
-            await self.flush()
+        else:
+            box = self.box
+            if box is not None and box.lease is not None:
+                if time.monotonic() - box.renewed_at > box.lease.ttl / 3:
+                    await self.keep_alive()
+            elif self.leased:
+                await self.reacquire()
+            if self.unsaved:
+                await self.flush()
+        box = self.box
+        if box is not None and box.lease is not None and box.renewer is None:
+            self.start_renewer()
 
     async def after_barrier(self, *, final: bool) -> None:
         every = self.run.workflow.checkpoint_every
@@ -322,6 +549,16 @@ class Journal:
     async def save_checkpoint(self, status: str) -> None:
         run = self.run
         cp = self.make_checkpoint(status)
-        await self.storage.save(cp)
+        if self.taken is not None:
+            raise self.taken
+        lease = self.lease
+        try:
+            if lease is None:
+                await self.storage.save(cp)
+            else:
+                await self.storage.save(cp, lease=lease)
+        except LeaseLostError as exc:
+            self.lose(exc)
+            raise
         run.last_checkpoint_id = cp.checkpoint_id
         run._emit(CheckpointSaved(checkpoint_id=cp.checkpoint_id), None)

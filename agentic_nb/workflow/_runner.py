@@ -46,6 +46,7 @@ from ._events import (
 )
 from ._executor import Executor
 from ._journal import Journal, own_executors
+from ._lease import AnswerConflictError, RunLockedError
 from ._result import PendingRequestInfo, QueuedMessage, StepReport, WorkflowResult
 from ._routing import Delivery, Router
 from ._superstep import TERMINAL, Engine, Slot
@@ -529,14 +530,39 @@ class Run:
         A value of the wrong type raises :class:`RequestError` and the request
         stays pending. A dict given for a pydantic-model response type is validated
         into the model.
+
+        On a durable run the answer is stored before anything runs: through this
+        process's lease when it drives the run, else with compare-and-set, so of two
+        processes answering one request differently exactly one wins; the other gets
+        :class:`AnswerConflictError` (or :class:`RunLockedError` while another process
+        drives the run) and its request stays pending here.
         """
         if self._loader is not None:
             await self.load()
+        req = self._requests.get(request_id)
         value = self.answer(request_id, value)
-        await self.flush_journal()
+        try:
+            await self.flush_journal()
+        except (AnswerConflictError, RunLockedError):
+            # Another process answered first, or drives the run: this answer was not stored.
+            self._unanswer(request_id, req)
+            raise
         if resume:
             return await self.until_idle()
         return self.result()
+
+    def _unanswer(self, request_id: str, req: _PendingReq | None) -> None:
+        """Undo :meth:`answer` whose record the storage refused (the request is pending again)."""
+        if req is None:
+            return
+        self._answers.pop(request_id, None)
+        self._requests[request_id] = req
+        jr = self._journal
+        jr.unsaved = [
+            r for r in jr.unsaved if not (r.get("k") == "answer" and r["id"] == request_id)
+        ]
+        if self.status == "running":
+            self.status = "waiting"
 
     def answer(self, request_id: str, value: Any) -> Any:
         """Record the answer to a pending request without running anything.

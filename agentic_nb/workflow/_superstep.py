@@ -33,6 +33,7 @@ from ._events import (
     Output,
 )
 from ._executor import Executor, HandlerSpec
+from ._lease import LeaseLostError, RunLockedError
 from ._routing import Delivery
 
 if TYPE_CHECKING:
@@ -157,12 +158,49 @@ class Engine:
                 await run._journal.flush()  # the ``cancel`` record
             except Exception as exc:
                 run.diagnostics.append(f"could not store the cancellation: {exc}")
+        except LeaseLostError as exc:
+            self.lease_lost(exc)
         finally:
             self.driver = None
             if tracer is not None:
                 tracer.drive_ended()
+            journal = run._journal
+            if journal.box is not None:
+                await self.let_go(journal)
             if run._pull_sinks:
                 run._wake_sinks()
+
+    async def let_go(self, journal: Any) -> None:
+        """After driving (``step``/``until_idle`` returns): stop renewing, give the lease back.
+
+        Between two ``step()`` calls nobody holds the run; the next one takes the lease
+        again and first checks that no other process wrote to the run meanwhile.
+        """
+        journal.box.stop_renewer()
+        if journal.lease is None:
+            return
+        try:
+            if journal.unsaved:
+                await journal.flush()
+            await journal.release()
+        except LeaseLostError as exc:
+            self.lease_lost(exc)
+        except Exception as exc:
+            self.run.diagnostics.append(f"could not release the lease of the run: {exc}")
+
+    def lease_lost(self, exc: LeaseLostError) -> None:
+        """Another process took the run over: stop here, commit and write nothing more."""
+        run = self.run
+        run._journal.lose(exc)
+        for t in self.children:
+            t.cancel()
+        self.open = None
+        if run.status not in TERMINAL:
+            run._fail(
+                "LeaseLostError",
+                f"run {run.run_id!r} stopped: another process took it over, so this one "
+                f"stopped driving it and wrote nothing more ({exc})",
+            )
 
     async def superstep(self, until_idle: bool) -> None:
         """One superstep; with ``until_idle`` it goes on while plain supersteps follow
@@ -173,8 +211,8 @@ class Engine:
             if journal.active:
                 try:
                     await journal.before_step()
-                except RunStateError:
-                    raise  # the caller's mistake (e.g. a run id that exists): nothing ran
+                except (RunStateError, RunLockedError, LeaseLostError):
+                    raise  # a run id that exists, a run another process drives: nothing ran
                 except Exception as exc:
                     run._fail(type(exc).__name__, f"checkpoint storage failed: {exc}")
                     return self.mark_nothing()
@@ -353,6 +391,8 @@ class Engine:
         ending = not run._router.pending and not run._requests
         try:
             await journal.after_barrier(final=ending)
+        except LeaseLostError:
+            raise
         except Exception as exc:
             run._fail(
                 type(exc).__name__,
@@ -495,6 +535,8 @@ class Engine:
             if durable:
                 try:
                     await journal.write(slot, ctx, attempt, dur, first_event)
+                except LeaseLostError:
+                    raise
                 except Exception as exc:
                     slot.failed = exc
                     return False

@@ -356,8 +356,16 @@ class Workflow:
         event_sinks: Iterable[Any] = (),
         reopen: bool = False,
         budget: Budget | None = None,
+        take_over: bool = False,
     ) -> Run:
         """Continue a run from its latest checkpoint (or from ``checkpoint_id``).
+
+        One driver per run: the run is loaded under its lease (storages that have
+        leases), and each ``step``/``until_idle`` holds the lease while it drives. While
+        another process drives the run, loading (or driving) raises
+        :class:`RunLockedError` naming that holder; ``take_over=True`` takes the run
+        anyway (the old holder's next write is refused and it stops) — for a holder that
+        hangs. A holder process that died is taken over without asking.
 
         A run that ended (its last checkpoint leaves nothing to run) comes back with its
         terminal status at once; a run stopped with ``run.cancel()`` comes back
@@ -403,6 +411,7 @@ class Workflow:
         )
 
         async def load() -> None:
+            jr = run._journal
             if checkpoint_id is not None:
                 cp = await store.get(checkpoint_id)
                 if cp is None:
@@ -411,6 +420,7 @@ class Workflow:
                 fork = latest is not None and latest.checkpoint_id != cp.checkpoint_id
                 if not fork:
                     run.run_id = cp.run_id
+                    await jr.acquire(take_over=take_over)
                 elif run.run_id == cp.run_id:
                     run.run_id = new_run_id()  # a fork is a new run, never merged into its parent
             else:
@@ -423,12 +433,26 @@ class Workflow:
                         f"this storage?"
                     )
                 fork = False
-            journal = await store.journal(cp.run_id)
-            restore(
-                run, cp, journal, fork=fork, allow_graph_change=allow_graph_change, reopen=reopen
-            )
-            for rid, value in (responses or {}).items():
-                run.answer(rid, value)
+                await jr.acquire(take_over=take_over)
+                cp = await store.latest(rid) or cp  # what the last driver left, read as holder
+            try:
+                journal = await store.journal(cp.run_id)
+                restore(
+                    run,
+                    cp,
+                    journal,
+                    fork=fork,
+                    allow_graph_change=allow_graph_change,
+                    reopen=reopen,
+                )
+                if not fork:
+                    jr.count = len(journal)
+                for rid, value in (responses or {}).items():
+                    run.answer(rid, value)
+            finally:
+                # Loaded under the lease (nobody drove it meanwhile); driving takes it again
+                # and first checks that no other process wrote to the run since.
+                await jr.release()
 
         run._loader = load
         return run

@@ -513,28 +513,31 @@ class Sandbox:
             argv += ["--unshare-user"]
         argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         argv += ["--perms", "1777", "--tmpfs", "/tmp"]
+        # The private /tmp hides whatever the command needs from the host's /tmp (e.g. a
+        # project checked out there, with its venv): those paths are bound back below.
+        hidden: set[Path] = {Path("/tmp").resolve()}
         if os.geteuid() == 0:
             # Directories only root may traverse (e.g. /root holding the venv or the
             # toolchain cache): hide them behind an empty tmpfs, then bind back exactly
             # the paths the command needs, read-only.
-            hidden: set[Path] = set()
             for p in self._visible_paths():
                 blocked = _blocked_ancestor(p)
                 if blocked is not None and blocked not in hidden:
                     hidden.add(blocked)
                     argv += ["--tmpfs", str(blocked)]
-            made: set[Path] = set()
-            for p in self._visible_paths():
-                under = [h for h in hidden if p.is_relative_to(h)]
-                if not under:
-                    continue
-                # bwrap would create the missing parents 0700 (root only): make them 0755.
-                for parent in reversed(p.parents):
-                    if parent.is_relative_to(under[0]) and parent != under[0]:
-                        if parent not in made:
-                            made.add(parent)
-                            argv += ["--perms", "0755", "--dir", str(parent)]
-                argv += ["--ro-bind", str(p), str(p)]
+        made: set[Path] = set()
+        for p in self._visible_paths():
+            under = [h for h in hidden if p.is_relative_to(h)]
+            if not under:
+                continue
+            base = max(under, key=lambda h: len(h.parts))  # the innermost hidden directory
+            # bwrap would create the missing parents 0700 (root only): make them 0755.
+            for parent in reversed(p.parents):
+                if parent.is_relative_to(base) and parent != base:
+                    if parent not in made:
+                        made.add(parent)
+                        argv += ["--perms", "0755", "--dir", str(parent)]
+            argv += ["--ro-bind", str(p), str(p)]
         argv += ["--bind", str(proj.path), str(proj.path), "--chdir", str(proj.path)]
         return [*argv, "--"]
 

@@ -330,3 +330,23 @@ async def test_cancelling_a_run_kills_the_command() -> None:
 
 async def test_auto_picks_bubblewrap_here() -> None:
     assert Sandbox().mode == "bwrap"
+
+
+async def test_read_only_paths_under_the_hosts_tmp_stay_visible() -> None:
+    # A checkout (and its venv) under /tmp must be visible inside the private /tmp.
+    import tempfile
+
+    host = Path(tempfile.mkdtemp(prefix="agentic-nb-host-", dir="/tmp"))
+    try:
+        os.chmod(host, 0o755)
+        (host / "lib").mkdir()
+        os.chmod(host / "lib", 0o755)
+        (host / "lib" / "data.txt").write_text("visible\n")
+        os.chmod(host / "lib" / "data.txt", 0o644)
+        box = Sandbox(timeout=10, readonly_paths=[host / "lib"])
+        res = await box.run(["cat", str(host / "lib" / "data.txt")])
+        assert res.returncode == 0 and res.stdout == "visible\n", res
+        wrote = await box.run(["sh", "-c", f"echo x > {host}/lib/new.txt"])
+        assert wrote.returncode != 0 and not (host / "lib" / "new.txt").exists()
+    finally:
+        shutil.rmtree(host, ignore_errors=True)

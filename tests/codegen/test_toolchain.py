@@ -99,7 +99,10 @@ def test_unreadable_cache_for_a_non_root_user() -> None:
             f"try:\n    TypeScriptToolchain(path={str(root)!r}).ensure()\n"
             "except ToolchainError as e:\n    print('ERR', e)\n"
         )
-        sb = Sandbox(isolation="bwrap", timeout=60).with_paths(*PythonToolchain().readonly_paths)
+        sb = Sandbox(isolation="bwrap", timeout=60).with_paths(
+            *PythonToolchain().readonly_paths,
+            WT,  # the checkout: agentic_nb is imported from it
+        )
         res = asyncio.run(sb.run([sys.executable, "-c", code], env={"PYTHONPATH": str(WT)}))
         assert f"ERR the TypeScript toolchain at {root} is unreadable" in res.stdout, res
     finally:

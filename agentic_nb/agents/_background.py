@@ -297,22 +297,30 @@ async def start_background(
         "owner": _owner(),
     }
     await store.put_record(token.token_id, record)
-    work = _work_workflow if is_workflow else _work
-    task = asyncio.create_task(work(agent, messages, thread, options, store, token, record))
+    if is_workflow:
+        updates = _workflow_updates(agent, messages, options, record)
+        what = f"workflow {agent.name!r}"
+    else:
+        updates = agent.run_stream(messages, thread=thread, **options)
+        what = f"agent {agent.name!r}"
+    task = asyncio.create_task(_work(updates, what, store, token, record))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
     return token
 
 
+class _Ended(Exception):
+    """A workflow run ended failed or cancelled (its own words are the task's error)."""
+
+
 async def _work(
-    agent: Any,
-    messages: Any,
-    thread: Any,
-    options: dict[str, Any],
+    updates: AsyncIterator[AgentRunUpdate],
+    what: str,
     store: BackgroundStore,
     token: ContinuationToken,
     record: dict[str, Any],
 ) -> None:
+    """Record a background task: each streamed chunk, a heartbeat, the final answer."""
     seq = 0
     last_beat = time.monotonic()
 
@@ -326,7 +334,7 @@ async def _work(
 
     heart = asyncio.create_task(_heartbeat(beat))
     try:
-        async for update in agent.run_stream(messages, thread=thread, **options):
+        async for update in updates:
             if update.done:
                 record["status"] = COMPLETED
                 record["response"] = encode(update.response)
@@ -336,7 +344,7 @@ async def _work(
             await store.add_chunk(token.token_id, seq, {"update": encode(update)})
             await beat()
         record["status"] = FAILED
-        record["error"] = f"agent {agent.name!r} ended its stream without a final response"
+        record["error"] = f"{what} ended its stream without a final response"
         await beat(force=True)
     except asyncio.CancelledError:
         record["status"] = FAILED
@@ -344,74 +352,46 @@ async def _work(
         with contextlib.suppress(Exception):
             await beat(force=True)
         raise
+    except _Ended as exc:
+        record["status"] = FAILED
+        record["error"] = str(exc)
+        await beat(force=True)
     except Exception as exc:
         record["status"] = FAILED
-        record["error"] = f"agent {agent.name!r} raised {type(exc).__name__}: {exc}"
+        record["error"] = f"{what} raised {type(exc).__name__}: {exc}"
         await beat(force=True)
     finally:
         heart.cancel()
 
 
-async def _work_workflow(
-    workflow: Any,
-    input: Any,
-    _thread: Any,
-    options: dict[str, Any],
-    store: BackgroundStore,
-    token: ContinuationToken,
-    record: dict[str, Any],
-) -> None:
-    """A workflow run in the background: agent chunks are its chunks, outputs its answer."""
+async def _workflow_updates(
+    workflow: Any, input: Any, options: dict[str, Any], record: dict[str, Any]
+) -> AsyncIterator[AgentRunUpdate]:
+    """A workflow run as a background stream: its agents' chunks, then its outputs as the
+    final answer (run id, status and outputs kept in ``record``)."""
     from agentic_nb.llm import ChatMessage
 
-    seq = 0
     run = workflow.start(input, **options)
     record["run_id"] = run.run_id
-
-    async def beat() -> None:
-        record["updated_at"] = time.time()
-        record["chunks"] = seq
-        await store.put_record(token.token_id, record)
-
-    heart = asyncio.create_task(_heartbeat(lambda force=True: beat()))
-    try:
-        async for ev in run.stream():
-            if isinstance(ev, AgentRunUpdate) and not ev.done and ev.text:
-                seq += 1
-                await store.add_chunk(token.token_id, seq, {"update": encode(ev)})
-        result = run.result()
-        record["run_status"] = result.status
-        record["outputs"] = encode(list(result.outputs))
-        if result.status == "failed" or result.status == "cancelled":
-            record["status"] = FAILED
-            record["error"] = f"workflow {workflow.name!r} ended {result.status}: {result.error}"
-        else:
-            text = "\n".join(_output_text(o) for o in result.outputs)
-            if result.status == "waiting":
-                ids = [r.request_id for r in result.pending_requests]
-                text = text or f"waiting for input: requests {ids}"
-            record["status"] = COMPLETED
-            response = AgentResponse(
-                [ChatMessage("assistant", text, author_name=workflow.name)],
-                agent_id=workflow.name,
-                status="waiting" if result.status == "waiting" else "completed",
-                metadata={"run_id": run.run_id},
-            )
-            record["response"] = encode(response)
-        await beat()
-    except asyncio.CancelledError:
-        run.cancel()
-        record["status"] = FAILED
-        record["error"] = "cancelled"
-        with contextlib.suppress(Exception):
-            await beat()
-        raise
-    except Exception as exc:
-        record["status"] = FAILED
-        record["error"] = f"workflow {workflow.name!r} raised {type(exc).__name__}: {exc}"
-        await beat()
-    finally:
-        heart.cancel()
+    async for ev in run.stream():  # leaving it early (cancel) cancels the run
+        if isinstance(ev, AgentRunUpdate) and not ev.done and ev.text:
+            yield ev
+    result = run.result()
+    record["run_status"] = result.status
+    record["outputs"] = encode(list(result.outputs))
+    if result.status in ("failed", "cancelled"):
+        raise _Ended(f"workflow {workflow.name!r} ended {result.status}: {result.error}")
+    text = "\n".join(_output_text(o) for o in result.outputs)
+    if result.status == "waiting":
+        ids = [r.request_id for r in result.pending_requests]
+        text = text or f"waiting for input: requests {ids}"
+    response = AgentResponse(
+        [ChatMessage("assistant", text, author_name=workflow.name)],
+        agent_id=workflow.name,
+        status="waiting" if result.status == "waiting" else "completed",
+        metadata={"run_id": run.run_id},
+    )
+    yield AgentRunUpdate(agent_id=workflow.name, done=True, response=response)
 
 
 def _output_text(value: Any) -> str:
